@@ -1,0 +1,102 @@
+//! Database errors, classified once by SQLSTATE so that no caller ever needs the server's text.
+
+use std::fmt;
+
+/// What kind of failure happened, which is all a caller may act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// 23505: a unique key already holds this value.
+    UniqueViolation,
+    /// 23503: a foreign key names a row that does not exist (for this tenant).
+    ForeignKeyViolation,
+    /// 23514 / 23502 / 22xxx: the row breaks a check or a type rule.
+    InvalidData,
+    /// 42501: the role may not do this (RLS `WITH CHECK`, missing grant).
+    InsufficientPrivilege,
+    /// 57014 or a lock timeout: the statement was cancelled.
+    Timeout,
+    /// The pool had no connection in time, or the server could not be reached.
+    Unavailable,
+    /// Anything else: a bug or an operator problem, never the client's.
+    Other,
+}
+
+/// A database failure. Its `Display` names the kind, SQLSTATE and constraint only: never the
+/// server's message, which can quote data.
+#[derive(Debug)]
+pub struct DbError {
+    kind: DbErrorKind,
+    sqlstate: Option<String>,
+    constraint: Option<String>,
+    source: Option<tokio_postgres::Error>,
+}
+
+impl DbError {
+    pub fn kind(&self) -> DbErrorKind {
+        self.kind
+    }
+    /// The five-character SQLSTATE, when the server sent one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.sqlstate.as_deref()
+    }
+    /// The violated constraint's name, for mapping a conflict to a field.
+    pub fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+    pub fn unavailable() -> Self {
+        Self::of_kind(DbErrorKind::Unavailable)
+    }
+    pub fn of_kind(kind: DbErrorKind) -> Self {
+        Self { kind, sqlstate: None, constraint: None, source: None }
+    }
+    /// The server's own text, for operators' debugging only. It may quote data: never put it
+    /// in a response or a log line.
+    pub fn server_detail(&self) -> Option<String> {
+        self.source.as_ref().map(ToString::to_string)
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "database error {:?}", self.kind)?;
+        if let Some(state) = &self.sqlstate {
+            write!(f, " (sqlstate {state})")?;
+        }
+        if let Some(constraint) = &self.constraint {
+            write!(f, " on {constraint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            // No SQLSTATE: the connection broke or could not be made.
+            return Self { kind: DbErrorKind::Unavailable, sqlstate: None, constraint: None, source: Some(err) };
+        };
+        let code = db.code().code();
+        let kind = match code {
+            "23505" => DbErrorKind::UniqueViolation,
+            "23503" => DbErrorKind::ForeignKeyViolation,
+            "23514" | "23502" => DbErrorKind::InvalidData,
+            c if c.starts_with("22") => DbErrorKind::InvalidData,
+            "42501" => DbErrorKind::InsufficientPrivilege,
+            "57014" | "55P03" => DbErrorKind::Timeout,
+            // 08: connection exception, 57P01-03: admin shutdown / crash / cannot connect now,
+            // 53: insufficient resources (too many connections).
+            c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => {
+                DbErrorKind::Unavailable
+            }
+            _ => DbErrorKind::Other,
+        };
+        Self {
+            kind,
+            sqlstate: Some(code.to_owned()),
+            constraint: db.constraint().map(str::to_owned),
+            source: Some(err),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Tenant identities: the UUID that the database trusts, the slug that people type, and the
+//! reference a request carries before it is resolved to an id.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// The identity of a tenant: the only value that ever reaches `enter_tenant`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(Uuid);
+
+impl TenantId {
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tenant's human name in URLs and hostnames: one DNS label, lower case.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a slug is 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+pub struct SlugError;
+
+impl Slug {
+    /// Parses a slug, folding ASCII upper case to lower case (hostnames are case-insensitive).
+    pub fn parse(raw: &str) -> Result<Self, SlugError> {
+        let folded = raw.to_ascii_lowercase();
+        let bytes = folded.as_bytes();
+        let valid_len = (1..=63).contains(&bytes.len());
+        let valid_chars = bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        let valid_ends = bytes.first() != Some(&b'-') && bytes.last() != Some(&b'-');
+        if valid_len && valid_chars && valid_ends {
+            Ok(Self(folded))
+        } else {
+            Err(SlugError)
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Slug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Slug::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a request names its tenant before the registry has resolved it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TenantRef {
+    Id(TenantId),
+    Slug(Slug),
+}
+
+impl FromStr for TenantRef {
+    type Err = SlugError;
+
+    /// A UUID in any of its usual spellings, else a slug.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        // Only the hyphenated 36-character form counts as an id: a 32-hex-digit string is also a
+        // valid slug, and must keep meaning the slug.
+        if raw.len() == 36 {
+            if let Ok(id) = Uuid::parse_str(raw) {
+                return Ok(Self::Id(TenantId(id)));
+            }
+        }
+        Slug::parse(raw).map(Self::Slug)
+    }
+}
+
+impl fmt::Display for TenantRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => id.fmt(f),
+            Self::Slug(slug) => slug.fmt(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_follow_the_dns_label_rule() {
+        assert_eq!(Slug::parse("Hogwarts").map(|s| s.0), Ok("hogwarts".into()));
+        assert!(Slug::parse("a").is_ok());
+        assert!(Slug::parse(&"a".repeat(63)).is_ok());
+        for bad in ["", "-a", "a-", "a_b", "a.b", "é", &"a".repeat(64), "a b", "a;b"] {
+            assert_eq!(Slug::parse(bad), Err(SlugError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_reference_is_a_uuid_or_else_a_slug() {
+        let id = "0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f";
+        assert!(matches!(id.parse::<TenantRef>(), Ok(TenantRef::Id(_))));
+        assert!(matches!(
+            "0190f0e68d8e7b4c9d0e0a1b2c3d4e5f".parse::<TenantRef>(),
+            Ok(TenantRef::Slug(_))
+        ));
+        assert!("hog warts".parse::<TenantRef>().is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! Row-Level-Security tenancy for PostgreSQL, independent of any product.
+//!
+//! The crate owns everything that decides *which tenant is speaking* and makes sure the
+//! database hears it:
+//!
+//! - [`TenantId`], [`Slug`] and [`TenantRef`]: validated identities ([`id`]);
+//! - [`resolve`]: turning request headers into a [`TenantRef`], with no I/O;
+//! - [`pool`]: connection pooling that never hands out a connection inside a transaction;
+//! - [`tx`]: the tenant transaction, the only door to tenant data;
+//! - [`embedded`]: a private PostgreSQL cluster for development and tests.
+//!
+//! The schema conventions it relies on are small: a SQL function `enter_tenant(uuid)` that runs
+//! `SET LOCAL <setting> = …`, and tenant tables whose one RLS policy compares `tenant_id` with
+//! that setting.
+
+pub mod embedded;
+pub mod error;
+pub mod id;
+pub mod pool;
+pub mod resolve;
+pub mod tx;
+
+pub use error::{DbError, DbErrorKind};
+pub use id::{Slug, SlugError, TenantId, TenantRef};
+pub use pool::{ConnectionManager, PgPool, PoolOptions, StatementMode};
+pub use tx::{Query, Tenancy, TenantTx};

@@ -1,0 +1,88 @@
+//! Reading a tenant reference out of request headers: pure parsing, no I/O, no panics.
+//!
+//! Authority order (credential > `X-Tenant` > Host subdomain) is applied by the caller once the
+//! references are resolved to ids, because a slug and a UUID can only be compared as ids.
+
+use crate::id::{Slug, TenantRef};
+
+/// Why a header could not name a tenant. Each is the client's mistake (a 4xx).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error("the X-Tenant header must be a tenant UUID or slug")]
+    BadTenantHeader,
+    #[error("the Host subdomain is not a valid tenant slug")]
+    BadHostSubdomain,
+}
+
+/// Parses an `X-Tenant` header value.
+pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
+    let text = std::str::from_utf8(raw).map_err(|_| ResolveError::BadTenantHeader)?;
+    text.trim().parse().map_err(|_| ResolveError::BadTenantHeader)
+}
+
+/// Finds `<slug>.<base_domain>` in a Host header value (port, trailing dot and case ignored).
+///
+/// `Ok(None)` means the host names no tenant (the bare base domain, an IP literal or another
+/// domain); `Err` means it tries to, under our base domain, with something that is not a slug.
+pub fn from_host(raw: &[u8], base_domain: &str) -> Result<Option<TenantRef>, ResolveError> {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Err(ResolveError::BadHostSubdomain);
+    };
+    if text.starts_with('[') {
+        return Ok(None); // IPv6 literal
+    }
+    let without_port = match text.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return Err(ResolveError::BadHostSubdomain),
+        None => text,
+    };
+    let host = without_port.trim_end_matches('.').to_ascii_lowercase();
+    let base = base_domain.trim_end_matches('.').to_ascii_lowercase();
+    let Some(prefix) = host.strip_suffix(base.as_str()).and_then(|p| p.strip_suffix('.')) else {
+        return Ok(None);
+    };
+    if prefix.contains('.') {
+        return Err(ResolveError::BadHostSubdomain);
+    }
+    Slug::parse(prefix)
+        .map(|slug| Some(TenantRef::Slug(slug)))
+        .map_err(|_| ResolveError::BadHostSubdomain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(s: &str) -> Option<TenantRef> {
+        Some(TenantRef::Slug(Slug::parse(s).expect("valid slug")))
+    }
+
+    #[test]
+    fn host_subdomains_name_tenants_under_the_base_domain_only() {
+        let base = "localhost";
+        assert_eq!(from_host(b"hogwarts.localhost:3000", base), Ok(slug("hogwarts")));
+        assert_eq!(from_host(b"HOGWARTS.Localhost.", base), Ok(slug("hogwarts")));
+        assert_eq!(from_host(b"localhost:3000", base), Ok(None));
+        assert_eq!(from_host(b"127.0.0.1:3000", base), Ok(None));
+        assert_eq!(from_host(b"[::1]:3000", base), Ok(None));
+        assert_eq!(from_host(b"example.com", base), Ok(None));
+        assert_eq!(from_host(b"notlocalhost", base), Ok(None));
+        assert_eq!(from_host(b"a.b.localhost", base), Err(ResolveError::BadHostSubdomain));
+        assert_eq!(from_host(b"a_b.localhost", base), Err(ResolveError::BadHostSubdomain));
+        assert_eq!(from_host(b"x.localhost:abc", base), Err(ResolveError::BadHostSubdomain));
+        assert_eq!(from_host("é.localhost".as_bytes(), base), Err(ResolveError::BadHostSubdomain));
+        assert_eq!(from_host(b"xn--bcher-kva.localhost", base), Ok(slug("xn--bcher-kva")));
+    }
+
+    #[test]
+    fn tenant_headers_take_uuids_and_slugs_and_nothing_else() {
+        assert_eq!(from_tenant_header(b"hogwarts"), Ok(slug("hogwarts").expect("some")));
+        assert!(matches!(
+            from_tenant_header(b"0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f"),
+            Ok(TenantRef::Id(_))
+        ));
+        for bad in [&b"'; drop table student; --"[..], b"", b"a\0b", b"\xff", b"a\\b"] {
+            assert_eq!(from_tenant_header(bad), Err(ResolveError::BadTenantHeader));
+        }
+    }
+}

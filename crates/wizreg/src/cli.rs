@@ -1,0 +1,118 @@
+//! The command line: `serve` (default), `migrate`, `tenant …` and `db-url`. Errors go to stderr
+//! as one line saying what to do, with a non-zero exit.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tenancy::Slug;
+
+use crate::config::{Config, ServeArgs};
+use crate::database::{Database, Role};
+use crate::error::StartupError;
+use crate::tenants;
+
+#[derive(Debug, Parser)]
+#[command(name = "wizreg", version, about = "A multi-tenant school registry isolated by PostgreSQL Row Level Security")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(ServeArgs),
+    /// Apply pending migrations (idempotent).
+    Migrate,
+    /// Manage tenants (schools).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Print the connection URL in use, for `psql "$(wizreg db-url)"`.
+    DbUrl {
+        /// Which role's URL.
+        #[arg(long, value_enum, default_value = "app")]
+        role: Role,
+    },
+}
+
+/// `serve`'s flags read from the environment alone, for a bare `wizreg`.
+#[derive(Debug, Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// A DNS label: a-z, 0-9 and '-', up to 63 characters.
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("wizreg: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> Result<(), StartupError> {
+    let config = cli.config;
+    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["wizreg"]).args));
+    match command {
+        Command::Serve(args) => crate::serve::run(config, args).await,
+        Command::DbUrl { role } => {
+            println!("{}", Database::url(&config, role)?);
+            Ok(())
+        }
+        Command::Migrate => {
+            crate::serve::init_logging(&config);
+            let database = Database::open(&config)?;
+            let applied = database.migrate().await?;
+            println!("migrations applied: {applied}");
+            Ok(())
+        }
+        Command::Tenant(command) => {
+            let database = Database::open(&config)?;
+            database.migrate().await?;
+            let platform = database.connect(Role::Platform).await?;
+            match command {
+                TenantCommand::Create { slug, name } => {
+                    let slug = Slug::parse(&slug).map_err(|e| StartupError::Config(e.to_string()))?;
+                    let name = name.unwrap_or_else(|| slug.to_string());
+                    let tenant = tenants::create(&platform, &slug, &name).await.map_err(|e| match e.kind() {
+                        tenancy::DbErrorKind::UniqueViolation => StartupError::Config(format!("a tenant with slug '{slug}' exists")),
+                        _ => StartupError::Config(format!("could not create the tenant ({e})")),
+                    })?;
+                    println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.name);
+                }
+                TenantCommand::List => {
+                    let list = tenants::list(&platform).await.map_err(|e| StartupError::Config(e.to_string()))?;
+                    for t in list {
+                        println!("{}\t{}\t{}\t{}", t.id, t.slug, t.status.as_str(), t.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

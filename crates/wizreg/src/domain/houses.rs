@@ -1,0 +1,113 @@
+//! Houses: groups of students within one school. Names are unique per school only.
+
+use serde::Serialize;
+use tenancy::{DbError, Query};
+use time::OffsetDateTime;
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::input::{name_rule, FieldErrors, Input};
+
+/// A house of the calling school.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct House {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    #[schema(example = "Gryffindor")]
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+macro_rules! columns {
+    () => {
+        "id, tenant_id, name, created_at, updated_at"
+    };
+}
+
+impl House {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get(0),
+            tenant_id: row.get(1),
+            name: row.get(2),
+            created_at: row.get(3),
+            updated_at: row.get(4),
+        }
+    }
+}
+
+/// The body of `POST /houses` and `PATCH /houses/{id}`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
+pub struct HouseInput {
+    #[schema(example = "Gryffindor", min_length = 1, max_length = 200)]
+    name: String,
+}
+
+/// A validated house name (both create and update take exactly this).
+#[derive(Debug)]
+pub struct HouseName(String);
+
+impl HouseName {
+    /// `required`: a create needs the name; a PATCH may leave it out (then nothing changes).
+    pub fn parse(mut input: Input, required: bool) -> Result<Option<Self>, FieldErrors> {
+        let name = input.text("name", name_rule);
+        let name = if required { input.require("name", name) } else { input.require_if_present("name", name) };
+        input.finish()?;
+        Ok(name.map(Self))
+    }
+}
+
+pub fn insert(name: HouseName) -> Query<House> {
+    Query::new(concat!("insert into wizreg.house (tenant_id, id, name) values ($1, $2, $3) returning ", columns!()))
+        .bind(Uuid::now_v7(), Type::UUID)
+        .bind(name.0, Type::TEXT)
+        .map(|rows| one(rows).map(|h| h.expect("insert returns its row")))
+}
+
+pub fn get(id: Uuid) -> Query<Option<House>> {
+    Query::new(concat!("select ", columns!(), " from wizreg.house where tenant_id = $1 and id = $2"))
+        .bind(id, Type::UUID)
+        .map(one)
+}
+
+/// Fetches `limit + 1` rows so the caller can tell whether a next page exists.
+pub fn list(limit: i64, after: Uuid) -> Query<Vec<House>> {
+    Query::new(concat!(
+        "select ",
+        columns!(),
+        " from wizreg.house where tenant_id = $1 and id > $2 order by id limit $3"
+    ))
+    .bind(after, Type::UUID)
+    .bind(limit + 1, Type::INT8)
+    .map(|rows| Ok(rows.iter().map(House::from_row).collect()))
+}
+
+pub fn update(id: Uuid, name: Option<HouseName>) -> Query<Option<House>> {
+    Query::new(concat!(
+        "update wizreg.house set name = coalesce($3, name), updated_at = now()",
+        " where tenant_id = $1 and id = $2 returning ",
+        columns!()
+    ))
+    .bind(id, Type::UUID)
+    .bind(name.map(|n| n.0), Type::TEXT)
+    .map(one)
+}
+
+/// Whether a row was deleted. Its students stay, with no house.
+pub fn delete(id: Uuid) -> Query<bool> {
+    Query::new("delete from wizreg.house where tenant_id = $1 and id = $2 returning id")
+        .bind(id, Type::UUID)
+        .map(|rows| Ok(!rows.is_empty()))
+}
+
+fn one(rows: Vec<Row>) -> Result<Option<House>, DbError> {
+    Ok(rows.first().map(House::from_row))
+}

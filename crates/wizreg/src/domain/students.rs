@@ -1,0 +1,188 @@
+//! Students: what a school enrols. Every query names `tenant_id = $1` (bound by the tenant
+//! transaction) on top of the RLS policy.
+
+use serde::Serialize;
+use tenancy::{DbError, Query};
+use time::OffsetDateTime;
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::input::{email_rule, name_rule, Field, FieldErrors, Input};
+
+/// A student of the calling school.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct Student {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    #[schema(example = "Harry Potter")]
+    pub name: String,
+    pub email: Option<String>,
+    pub house_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+macro_rules! columns {
+    () => {
+        "id, tenant_id, name, email, house_id, created_at, updated_at"
+    };
+}
+
+impl Student {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get(0),
+            tenant_id: row.get(1),
+            name: row.get(2),
+            email: row.get(3),
+            house_id: row.get(4),
+            created_at: row.get(5),
+            updated_at: row.get(6),
+        }
+    }
+}
+
+/// The body of `POST /students`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
+pub struct StudentInput {
+    #[schema(example = "Harry Potter", min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(example = "harry@hogwarts.example")]
+    email: Option<String>,
+    house_id: Option<Uuid>,
+}
+
+/// A validated new student.
+#[derive(Debug)]
+pub struct NewStudent {
+    pub name: String,
+    pub email: Option<String>,
+    pub house_id: Option<Uuid>,
+}
+
+impl NewStudent {
+    pub fn parse(mut input: Input) -> Result<Self, FieldErrors> {
+        let name = input.text("name", name_rule);
+        let name = input.require("name", name);
+        let email = input.text("email", email_rule);
+        let house_id = input.uuid("house_id");
+        input.finish()?;
+        Ok(Self {
+            name: name.unwrap_or_default(),
+            email: into_option(email),
+            house_id: into_option(house_id),
+        })
+    }
+}
+
+/// A validated partial update: absent fields stay, null clears.
+#[derive(Debug)]
+pub struct StudentPatch {
+    name: Option<String>,
+    email: Field<String>,
+    house_id: Field<Uuid>,
+}
+
+impl StudentPatch {
+    pub fn parse(mut input: Input) -> Result<Self, FieldErrors> {
+        let name = input.text("name", name_rule);
+        let name = input.require_if_present("name", name);
+        let email = input.text("email", email_rule);
+        let house_id = input.uuid("house_id");
+        input.finish()?;
+        Ok(Self { name, email, house_id })
+    }
+}
+
+fn into_option<T>(field: Field<T>) -> Option<T> {
+    match field {
+        Field::Value(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// How much of a field a PATCH sets: `(set?, value)`.
+fn patch_parts<T: Clone>(field: &Field<T>) -> (bool, Option<T>) {
+    match field {
+        Field::Absent => (false, None),
+        Field::Null => (true, None),
+        Field::Value(v) => (true, Some(v.clone())),
+    }
+}
+
+/// One page of the list: ids after `after`, optionally filtered by a name substring.
+#[derive(Debug)]
+pub struct Page {
+    pub limit: i64,
+    pub after: Uuid,
+    pub name_contains: String,
+}
+
+pub fn insert(new: NewStudent) -> Query<Student> {
+    Query::new(concat!(
+        "insert into wizreg.student (tenant_id, id, name, email, house_id) values ($1, $2, $3, $4, $5) returning ",
+        columns!()
+    ))
+    .bind(Uuid::now_v7(), Type::UUID)
+    .bind(new.name, Type::TEXT)
+    .bind(new.email, Type::TEXT)
+    .bind(new.house_id, Type::UUID)
+    .map(|rows| one(rows).map(|s| s.expect("insert returns its row")))
+}
+
+pub fn get(id: Uuid) -> Query<Option<Student>> {
+    Query::new(concat!("select ", columns!(), " from wizreg.student where tenant_id = $1 and id = $2"))
+        .bind(id, Type::UUID)
+        .map(one)
+}
+
+/// Fetches `limit + 1` rows so the caller can tell whether a next page exists.
+pub fn list(page: Page) -> Query<Vec<Student>> {
+    Query::new(concat!(
+        "select ",
+        columns!(),
+        " from wizreg.student where tenant_id = $1 and id > $2",
+        " and ($3 = '' or strpos(lower(name), lower($3)) > 0) order by id limit $4"
+    ))
+    .bind(page.after, Type::UUID)
+    .bind(page.name_contains, Type::TEXT)
+    .bind(page.limit + 1, Type::INT8)
+    .map(|rows| Ok(rows.iter().map(Student::from_row).collect()))
+}
+
+pub fn update(id: Uuid, patch: StudentPatch) -> Query<Option<Student>> {
+    let (set_email, email) = patch_parts(&patch.email);
+    let (set_house, house_id) = patch_parts(&patch.house_id);
+    Query::new(concat!(
+        "update wizreg.student set name = coalesce($3, name),",
+        " email = case when $4 then $5 else email end,",
+        " house_id = case when $6 then $7 else house_id end, updated_at = now()",
+        " where tenant_id = $1 and id = $2 returning ",
+        columns!()
+    ))
+    .bind(id, Type::UUID)
+    .bind(patch.name, Type::TEXT)
+    .bind(set_email, Type::BOOL)
+    .bind(email, Type::TEXT)
+    .bind(set_house, Type::BOOL)
+    .bind(house_id, Type::UUID)
+    .map(one)
+}
+
+/// Whether a row was deleted.
+pub fn delete(id: Uuid) -> Query<bool> {
+    Query::new("delete from wizreg.student where tenant_id = $1 and id = $2 returning id")
+        .bind(id, Type::UUID)
+        .map(|rows| Ok(!rows.is_empty()))
+}
+
+fn one(rows: Vec<Row>) -> Result<Option<Student>, DbError> {
+    Ok(rows.first().map(Student::from_row))
+}

@@ -1,0 +1,158 @@
+//! The API's one error type, mapped to HTTP in one place. Every error is JSON:
+//! `{"error": {"code", "message", "fields"?}}`. Database failures are classified by SQLSTATE;
+//! their text never reaches a response (the logging middleware sees only the kind and code).
+
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tenancy::resolve::ResolveError;
+use tenancy::{DbError, DbErrorKind};
+use utoipa::ToSchema;
+
+use crate::domain::input::FieldErrors;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Cow<'static, str>,
+    fields: Option<FieldErrors>,
+    retry_after_secs: Option<u32>,
+    /// For the log line only: what went wrong inside (never server text).
+    cause: Option<String>,
+}
+
+/// The error body, for OpenAPI.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    #[schema(example = "not_found")]
+    code: &'static str,
+    message: Cow<'static, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<FieldErrors>,
+}
+
+/// Attached to error responses so the request log can say why, without a body or SQL.
+#[derive(Clone, Debug)]
+pub struct ErrorCause(pub String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, message: message.into(), fields: None, retry_after_secs: None, cause: None }
+    }
+    pub fn tenant_required() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "tenant_required",
+            "name the school with the X-Tenant header or a <school>.<base domain> host",
+        )
+    }
+    pub fn unknown_tenant() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "unknown_tenant", "no school by that name or id")
+    }
+    pub fn tenant_suspended() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "tenant_suspended", "this school is suspended")
+    }
+    pub fn not_found(what: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+    pub fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "this route does not take that method")
+    }
+    pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+    pub fn validation(fields: FieldErrors) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "some fields are invalid").with_fields(fields)
+    }
+    pub fn with_fields(mut self, fields: FieldErrors) -> Self {
+        self.fields = Some(fields);
+        self
+    }
+    pub fn field(field: &str, message: &str) -> Self {
+        Self::validation(FieldErrors::from([(field.to_owned(), message.to_owned())]))
+    }
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+    pub fn unavailable(message: &'static str) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+        err.retry_after_secs = Some(1);
+        err
+    }
+    pub fn internal(cause: String) -> Self {
+        let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
+        err.cause = Some(cause);
+        err
+    }
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(fields: FieldErrors) -> Self {
+        Self::validation(fields)
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(err: ResolveError) -> Self {
+        Self::invalid_request(err.to_string())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        let mut api = match (err.kind(), err.constraint()) {
+            (DbErrorKind::UniqueViolation, Some("student_email_key")) => {
+                Self::conflict("a student of this school already has this email")
+            }
+            (DbErrorKind::UniqueViolation, Some("house_name_key")) => {
+                Self::conflict("this school already has a house with this name")
+            }
+            (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => Self::conflict("a school with this slug exists"),
+            (DbErrorKind::UniqueViolation, _) => Self::conflict("this would duplicate an existing record"),
+            // The same answer whether the house is missing or another school's.
+            (DbErrorKind::ForeignKeyViolation, Some("student_house_fkey")) => {
+                Self::field("house_id", "no such house in this school")
+            }
+            (DbErrorKind::InvalidData, _) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "a value is out of range")
+            }
+            (DbErrorKind::Timeout, _) => Self::unavailable("the database took too long; retry"),
+            (DbErrorKind::Unavailable, _) => Self::unavailable("the database is unavailable; retry"),
+            _ => Self::internal(String::new()),
+        };
+        api.cause = Some(err.to_string());
+        api
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, fields: self.fields } };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(ErrorCause(cause));
+        }
+        response
+    }
+}

@@ -1,0 +1,38 @@
+//! Liveness, readiness and the OpenAPI document.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+use utoipa::OpenApi;
+
+use super::error::ApiError;
+use super::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready to serve: not draining, and the database answers within a second.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200), (status = 503, body = super::error::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if state.draining.load(Ordering::Relaxed) {
+        return Err(ApiError::unavailable("shutting down"));
+    }
+    let ping = state.tenancy.run_outside_tenant("select 1", &[]);
+    match tokio::time::timeout(Duration::from_secs(1), ping).await {
+        Ok(Ok(_)) => Ok(Json(json!({"status": "ready"}))),
+        _ => Err(ApiError::unavailable("the database is unreachable")),
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200)))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::openapi::ApiDoc::openapi())
+}

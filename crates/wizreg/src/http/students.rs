@@ -1,0 +1,87 @@
+//! `/students`: handlers parse, run one query in a tenant transaction, and shape the answer.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use uuid::Uuid;
+
+use super::body::{parse_id, JsonObject, ListParams};
+use super::error::{ApiError, ErrorBody};
+use super::pagination::next_link;
+use super::tenant::Tenant;
+use super::AppState;
+use crate::domain::students::{self, NewStudent, Page, Student, StudentInput, StudentPatch};
+
+#[utoipa::path(post, path = "/students", tag = "students", request_body = StudentInput,
+    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    responses((status = 201, body = Student), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    JsonObject(input): JsonObject,
+) -> Result<(StatusCode, HeaderMap, Json<Student>), ApiError> {
+    let new = NewStudent::parse(input)?;
+    let student = state.tenancy.run(tenant.id(), students::insert(new)).await?;
+    let mut headers = HeaderMap::new();
+    let location = format!("/students/{}", student.id);
+    headers.insert(header::LOCATION, location.parse().map_err(|_| ApiError::internal("location".into()))?);
+    Ok((StatusCode::CREATED, headers, Json(student)))
+}
+
+#[utoipa::path(get, path = "/students", tag = "students",
+    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<Uuid>, Query),
+        ("name" = Option<String>, Query, description = "case-insensitive substring")),
+    responses((status = 200, body = [Student]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    params: ListParams,
+) -> Result<(HeaderMap, Json<Vec<Student>>), ApiError> {
+    let page = Page {
+        limit: params.limit,
+        after: params.after.unwrap_or(Uuid::nil()),
+        name_contains: params.name.clone().unwrap_or_default(),
+    };
+    let mut rows = state.tenancy.run(tenant.id(), students::list(page)).await?;
+    let headers = next_link("/students", &params, &mut rows, |s| s.id);
+    Ok((headers, Json(rows)))
+}
+
+#[utoipa::path(get, path = "/students/{id}", tag = "students",
+    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    responses((status = 200, body = Student), (status = 404, body = ErrorBody)))]
+pub async fn get(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Student>, ApiError> {
+    let id = parse_id(&id, "student")?;
+    let student = state.tenancy.run(tenant.id(), students::get(id)).await?;
+    student.map(Json).ok_or_else(|| ApiError::not_found("student"))
+}
+
+#[utoipa::path(patch, path = "/students/{id}", tag = "students", request_body = StudentInput,
+    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    responses((status = 200, body = Student), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonObject(input): JsonObject,
+) -> Result<Json<Student>, ApiError> {
+    let id = parse_id(&id, "student")?;
+    let patch = StudentPatch::parse(input)?;
+    let student = state.tenancy.run(tenant.id(), students::update(id, patch)).await?;
+    student.map(Json).ok_or_else(|| ApiError::not_found("student"))
+}
+
+#[utoipa::path(delete, path = "/students/{id}", tag = "students",
+    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "student")?;
+    if state.tenancy.run(tenant.id(), students::delete(id)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("student"))
+    }
+}

@@ -1,0 +1,14 @@
+//! Wizreg: a school registry where each school is a tenant, isolated by PostgreSQL Row Level
+//! Security. The binary's commands live in [`cli`]; the API in [`http`]; school data in
+//! [`domain`]; tenant lifecycle (the only platform-privileged code) in [`tenants`].
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod migrate;
+pub mod registry;
+pub mod serve;
+pub mod tenants;

@@ -1,0 +1,111 @@
+//! The tenant directory as the request path sees it: slug or id → tenant record, cached so a
+//! hit costs no database round trip.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use serde::Serialize;
+use tenancy::{DbError, Slug, Tenancy, TenantId, TenantRef};
+use time::OffsetDateTime;
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Whether a tenant's requests are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// A school, as the platform knows it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TenantRecord {
+    #[schema(value_type = Uuid)]
+    pub id: TenantId,
+    #[schema(value_type = String, example = "hogwarts")]
+    pub slug: Slug,
+    pub name: String,
+    pub status: TenantStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// Columns for [`TenantRecord::from_row`], in order.
+pub const TENANT_COLUMNS: &str = "id, slug, name, status, created_at";
+
+impl TenantRecord {
+    pub fn from_row(row: &Row) -> Result<Self, DbError> {
+        let slug: String = row.get(1);
+        let status: String = row.get(3);
+        Ok(Self {
+            id: TenantId::from_uuid(row.get::<_, Uuid>(0)),
+            slug: Slug::parse(&slug).map_err(|_| DbError::of_kind(tenancy::DbErrorKind::InvalidData))?,
+            name: row.get(2),
+            status: if status == "suspended" { TenantStatus::Suspended } else { TenantStatus::Active },
+            created_at: row.get(4),
+        })
+    }
+}
+
+/// Cached tenant lookups. Unknown references are cached too, so a flood of requests for a
+/// missing school does not reach the database.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    tenancy: Tenancy,
+    cache: Cache<TenantRef, Option<Arc<TenantRecord>>>,
+}
+
+impl Registry {
+    pub fn new(tenancy: Tenancy, ttl: Duration) -> Self {
+        Self { tenancy, cache: Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+    }
+
+    /// The tenant a reference names, if any.
+    pub async fn find(&self, reference: &TenantRef) -> Result<Option<Arc<TenantRecord>>, DbError> {
+        let load = async {
+            let rows = match reference {
+                TenantRef::Id(id) => {
+                    let id = id.as_uuid();
+                    self.tenancy
+                        .run_outside_tenant(
+                            "select id, slug, name, status, created_at from wizreg.tenant where id = $1",
+                            &[(&id, Type::UUID)],
+                        )
+                        .await?
+                }
+                TenantRef::Slug(slug) => {
+                    self.tenancy
+                        .run_outside_tenant(
+                            "select id, slug, name, status, created_at from wizreg.tenant where slug = $1",
+                            &[(&slug.as_str(), Type::TEXT)],
+                        )
+                        .await?
+                }
+            };
+            rows.first().map(TenantRecord::from_row).transpose().map(|r| r.map(Arc::new))
+        };
+        self.cache
+            .try_get_with(reference.clone(), load)
+            .await
+            .map_err(|err: Arc<DbError>| DbError::of_kind(err.kind()))
+    }
+
+    /// Forgets everything, so the next lookup sees the database (after a tenant changed).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+}
