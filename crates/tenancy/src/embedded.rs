@@ -40,15 +40,26 @@ pub enum EmbeddedError {
     #[error("the 'postgres' OS user cannot reach {0}: set WIZREG_DATA_DIR to a directory it can reach, such as /var/lib/wizreg")]
     Unreachable(PathBuf),
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("initdb failed; its output is in {0}")]
     InitDb(PathBuf),
     #[error("PostgreSQL did not become ready; its log is {0}")]
     NotReady(PathBuf),
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> EmbeddedError + 'a {
-    move |source| EmbeddedError::Io { action, path: path.to_owned(), source }
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> EmbeddedError + 'a {
+    move |source| EmbeddedError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// A running (or attached-to) cluster. Dropping it stops a server it started.
@@ -85,7 +96,12 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> 
         .collect();
     versions.sort();
     looked.push("/usr/lib/postgresql/*/bin".into());
-    versions.pop().map(|(_, dir)| dir).ok_or(EmbeddedError::BinariesNotFound { looked: looked.join(", ") })
+    versions
+        .pop()
+        .map(|(_, dir)| dir)
+        .ok_or(EmbeddedError::BinariesNotFound {
+            looked: looked.join(", "),
+        })
 }
 
 /// The OS account the server runs as: ourselves, or `postgres` when we are root.
@@ -93,7 +109,10 @@ fn server_account() -> Result<Option<(Uid, Gid)>, EmbeddedError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
-    let user = User::from_name(SUPERUSER).ok().flatten().ok_or(EmbeddedError::NoPostgresUser)?;
+    let user = User::from_name(SUPERUSER)
+        .ok()
+        .flatten()
+        .ok_or(EmbeddedError::NoPostgresUser)?;
     Ok(Some((user.uid, user.gid)))
 }
 
@@ -108,7 +127,11 @@ fn private_dir(path: &Path, account: Option<(Uid, Gid)>) -> Result<(), EmbeddedE
 
 /// Whether every ancestor of `dir` lets others (the server account) through.
 fn reachable_by_others(dir: &Path) -> bool {
-    dir.ancestors().skip(1).all(|a| fs::metadata(a).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
+    dir.ancestors().skip(1).all(|a| {
+        fs::metadata(a)
+            .map(|m| m.permissions().mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 impl EmbeddedPostgres {
@@ -121,19 +144,25 @@ impl EmbeddedPostgres {
         let bin = find_binaries(options.pg_bin.as_deref())?;
         let account = server_account()?;
         fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
-        let data_dir = fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
+        let data_dir =
+            fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
         if account.is_some() && !reachable_by_others(&data_dir.join("pgdata")) {
             return Err(EmbeddedError::Unreachable(data_dir));
         }
         if account.is_some() {
             // The server account must pass through the data dir itself to reach pgdata/.
-            fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o711)).map_err(io_err("chmod", &data_dir))?;
+            fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o711))
+                .map_err(io_err("chmod", &data_dir))?;
         }
         let pgdata = data_dir.join("pgdata");
         let socket_dir = data_dir.join("run");
         private_dir(&pgdata, account)?;
         private_dir(&socket_dir, account)?;
-        let this = Self { server: None, socket_dir, data_dir: data_dir.clone() };
+        let this = Self {
+            server: None,
+            socket_dir,
+            data_dir: data_dir.clone(),
+        };
 
         if this.live_server_pid().is_some() {
             tracing::info!(dir = %pgdata.display(), "attaching to the running embedded PostgreSQL");
@@ -145,7 +174,12 @@ impl EmbeddedPostgres {
         this.spawn_server(&bin, account, options.ephemeral)
     }
 
-    fn spawn_server(mut self, bin: &Path, account: Option<(Uid, Gid)>, ephemeral: bool) -> Result<Self, EmbeddedError> {
+    fn spawn_server(
+        mut self,
+        bin: &Path,
+        account: Option<(Uid, Gid)>,
+        ephemeral: bool,
+    ) -> Result<Self, EmbeddedError> {
         let log_path = self.data_dir.join("postgres.log");
         let log = append(&log_path)?;
         let mut cmd = Command::new(bin.join("postgres"));
@@ -158,7 +192,14 @@ impl EmbeddedPostgres {
             "max_connections=200".to_owned(),
         ];
         if ephemeral {
-            settings.extend(["fsync=off", "synchronous_commit=off", "full_page_writes=off"].map(String::from));
+            settings.extend(
+                [
+                    "fsync=off",
+                    "synchronous_commit=off",
+                    "full_page_writes=off",
+                ]
+                .map(String::from),
+            );
         }
         for setting in settings {
             cmd.arg("-c").arg(setting);
@@ -188,11 +229,16 @@ impl EmbeddedPostgres {
     fn wait_ready(&mut self, log_path: &Path) -> Result<(), EmbeddedError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let exited = self.server.as_mut().map(|c| matches!(c.try_wait(), Ok(Some(_)))).unwrap_or(false);
+            let exited = self
+                .server
+                .as_mut()
+                .map(|c| matches!(c.try_wait(), Ok(Some(_))))
+                .unwrap_or(false);
             if exited {
                 break;
             }
-            let pid_file = fs::read_to_string(self.data_dir.join("pgdata/postmaster.pid")).unwrap_or_default();
+            let pid_file =
+                fs::read_to_string(self.data_dir.join("pgdata/postmaster.pid")).unwrap_or_default();
             if pid_file.lines().nth(7).map(str::trim) == Some("ready") {
                 return Ok(());
             }
@@ -226,7 +272,11 @@ impl EmbeddedPostgres {
     /// Connection settings for `user` on `dbname`.
     pub fn config(&self, user: &str, dbname: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
-        config.host_path(&self.socket_dir).port(PORT).user(user).dbname(dbname);
+        config
+            .host_path(&self.socket_dir)
+            .port(PORT)
+            .user(user)
+            .dbname(dbname);
         config
     }
 
@@ -237,9 +287,15 @@ impl EmbeddedPostgres {
 
     /// Stops a server this handle started: fast shutdown, then harder signals if it hangs.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.server.take() else { return };
+        let Some(mut child) = self.server.take() else {
+            return;
+        };
         let pid = Pid::from_raw(child.id() as i32);
-        for (signal, grace) in [(Signal::SIGINT, 30), (Signal::SIGQUIT, 5), (Signal::SIGKILL, 5)] {
+        for (signal, grace) in [
+            (Signal::SIGINT, 30),
+            (Signal::SIGQUIT, 5),
+            (Signal::SIGKILL, 5),
+        ] {
             let _ = kill(pid, signal);
             let deadline = Instant::now() + Duration::from_secs(grace);
             while Instant::now() < deadline {
@@ -260,11 +316,18 @@ impl Drop for EmbeddedPostgres {
 
 /// A libpq URL for a server listening in `socket_dir`.
 pub fn socket_url(socket_dir: &Path, user: &str, dbname: &str) -> String {
-    format!("postgresql://{user}@/{dbname}?host={}&port={PORT}", socket_dir.display())
+    format!(
+        "postgresql://{user}@/{dbname}?host={}&port={PORT}",
+        socket_dir.display()
+    )
 }
 
 fn append(path: &Path) -> Result<File, EmbeddedError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(io_err("open", path))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err("open", path))
 }
 
 fn as_account(cmd: &mut Command, account: Option<(Uid, Gid)>) {
@@ -275,13 +338,24 @@ fn as_account(cmd: &mut Command, account: Option<(Uid, Gid)>) {
     }
 }
 
-fn init_cluster(bin: &Path, data_dir: &Path, account: Option<(Uid, Gid)>) -> Result<(), EmbeddedError> {
+fn init_cluster(
+    bin: &Path,
+    data_dir: &Path,
+    account: Option<(Uid, Gid)>,
+) -> Result<(), EmbeddedError> {
     let log_path = data_dir.join("initdb.log");
     let log = append(&log_path)?;
     let mut cmd = Command::new(bin.join("initdb"));
     cmd.arg("-D")
         .arg(data_dir.join("pgdata"))
-        .args(["-U", SUPERUSER, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth-local=trust",
+            "--auth-host=reject",
+            "-E",
+            "UTF8",
+        ])
         .args(["--locale=C.UTF-8", "--no-instructions"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(io_err("open", &log_path))?)

@@ -47,7 +47,12 @@ impl DbError {
         Self::of_kind(DbErrorKind::Unavailable)
     }
     pub fn of_kind(kind: DbErrorKind) -> Self {
-        Self { kind, sqlstate: None, constraint: None, source: None }
+        Self {
+            kind,
+            sqlstate: None,
+            constraint: None,
+            source: None,
+        }
     }
     /// The server's own text, for operators' debugging only. It may quote data: never put it
     /// in a response or a log line.
@@ -75,7 +80,12 @@ impl From<tokio_postgres::Error> for DbError {
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
             // No SQLSTATE: the connection broke or could not be made.
-            return Self { kind: DbErrorKind::Unavailable, sqlstate: None, constraint: None, source: Some(err) };
+            return Self {
+                kind: DbErrorKind::Unavailable,
+                sqlstate: None,
+                constraint: None,
+                source: Some(err),
+            };
         };
         let code = db.code().code();
         let kind = match code {

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 /// The identity of a tenant: the only value that ever reaches `enter_tenant`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct TenantId(Uuid);
 
@@ -113,7 +115,17 @@ mod tests {
         assert_eq!(Slug::parse("Hogwarts").map(|s| s.0), Ok("hogwarts".into()));
         assert!(Slug::parse("a").is_ok());
         assert!(Slug::parse(&"a".repeat(63)).is_ok());
-        for bad in ["", "-a", "a-", "a_b", "a.b", "é", &"a".repeat(64), "a b", "a;b"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a_b",
+            "a.b",
+            "é",
+            &"a".repeat(64),
+            "a b",
+            "a;b",
+        ] {
             assert_eq!(Slug::parse(bad), Err(SlugError), "{bad:?}");
         }
     }

@@ -40,7 +40,11 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: 16, acquire_timeout: Duration::from_secs(2), statement_mode: StatementMode::Prepared }
+        Self {
+            max_size: 16,
+            acquire_timeout: Duration::from_secs(2),
+            statement_mode: StatementMode::Prepared,
+        }
     }
 }
 
@@ -48,7 +52,10 @@ pub type PgPool = managed::Pool<ConnectionManager>;
 
 /// Builds a pool for one role's connection settings.
 pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPool {
-    let manager = ConnectionManager { config, statement_mode: options.statement_mode };
+    let manager = ConnectionManager {
+        config,
+        statement_mode: options.statement_mode,
+    };
     let timeouts = managed::Timeouts {
         wait: Some(options.acquire_timeout),
         create: Some(options.acquire_timeout),
@@ -104,7 +111,9 @@ impl managed::Manager for ConnectionManager {
         }
         if conn.in_transaction {
             tracing::error!("a connection came back inside a transaction; discarding it");
-            return Err(RecycleError::message("connection returned inside a transaction"));
+            return Err(RecycleError::message(
+                "connection returned inside a transaction",
+            ));
         }
         Ok(())
     }
@@ -119,7 +128,11 @@ impl PgConnection {
     }
 
     /// Prepares `sql` once for this connection (a no-op in [`StatementMode::Unnamed`]).
-    pub(crate) async fn prepare(&mut self, sql: &'static str, types: &[Type]) -> Result<(), DbError> {
+    pub(crate) async fn prepare(
+        &mut self,
+        sql: &'static str,
+        types: &[Type],
+    ) -> Result<(), DbError> {
         if self.statement_mode == StatementMode::Prepared && !self.statements.contains_key(sql) {
             let statement = self.client.prepare_typed(sql, types).await?;
             self.statements.insert(sql, statement);

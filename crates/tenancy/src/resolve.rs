@@ -17,7 +17,9 @@ pub enum ResolveError {
 /// Parses an `X-Tenant` header value.
 pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
     let text = std::str::from_utf8(raw).map_err(|_| ResolveError::BadTenantHeader)?;
-    text.trim().parse().map_err(|_| ResolveError::BadTenantHeader)
+    text.trim()
+        .parse()
+        .map_err(|_| ResolveError::BadTenantHeader)
 }
 
 /// Finds `<slug>.<base_domain>` in a Host header value (port, trailing dot and case ignored).
@@ -38,7 +40,10 @@ pub fn from_host(raw: &[u8], base_domain: &str) -> Result<Option<TenantRef>, Res
     };
     let host = without_port.trim_end_matches('.').to_ascii_lowercase();
     let base = base_domain.trim_end_matches('.').to_ascii_lowercase();
-    let Some(prefix) = host.strip_suffix(base.as_str()).and_then(|p| p.strip_suffix('.')) else {
+    let Some(prefix) = host
+        .strip_suffix(base.as_str())
+        .and_then(|p| p.strip_suffix('.'))
+    else {
         return Ok(None);
     };
     if prefix.contains('.') {
@@ -60,28 +65,58 @@ mod tests {
     #[test]
     fn host_subdomains_name_tenants_under_the_base_domain_only() {
         let base = "localhost";
-        assert_eq!(from_host(b"hogwarts.localhost:3000", base), Ok(slug("hogwarts")));
-        assert_eq!(from_host(b"HOGWARTS.Localhost.", base), Ok(slug("hogwarts")));
+        assert_eq!(
+            from_host(b"hogwarts.localhost:3000", base),
+            Ok(slug("hogwarts"))
+        );
+        assert_eq!(
+            from_host(b"HOGWARTS.Localhost.", base),
+            Ok(slug("hogwarts"))
+        );
         assert_eq!(from_host(b"localhost:3000", base), Ok(None));
         assert_eq!(from_host(b"127.0.0.1:3000", base), Ok(None));
         assert_eq!(from_host(b"[::1]:3000", base), Ok(None));
         assert_eq!(from_host(b"example.com", base), Ok(None));
         assert_eq!(from_host(b"notlocalhost", base), Ok(None));
-        assert_eq!(from_host(b"a.b.localhost", base), Err(ResolveError::BadHostSubdomain));
-        assert_eq!(from_host(b"a_b.localhost", base), Err(ResolveError::BadHostSubdomain));
-        assert_eq!(from_host(b"x.localhost:abc", base), Err(ResolveError::BadHostSubdomain));
-        assert_eq!(from_host("é.localhost".as_bytes(), base), Err(ResolveError::BadHostSubdomain));
-        assert_eq!(from_host(b"xn--bcher-kva.localhost", base), Ok(slug("xn--bcher-kva")));
+        assert_eq!(
+            from_host(b"a.b.localhost", base),
+            Err(ResolveError::BadHostSubdomain)
+        );
+        assert_eq!(
+            from_host(b"a_b.localhost", base),
+            Err(ResolveError::BadHostSubdomain)
+        );
+        assert_eq!(
+            from_host(b"x.localhost:abc", base),
+            Err(ResolveError::BadHostSubdomain)
+        );
+        assert_eq!(
+            from_host("é.localhost".as_bytes(), base),
+            Err(ResolveError::BadHostSubdomain)
+        );
+        assert_eq!(
+            from_host(b"xn--bcher-kva.localhost", base),
+            Ok(slug("xn--bcher-kva"))
+        );
     }
 
     #[test]
     fn tenant_headers_take_uuids_and_slugs_and_nothing_else() {
-        assert_eq!(from_tenant_header(b"hogwarts"), Ok(slug("hogwarts").expect("some")));
+        assert_eq!(
+            from_tenant_header(b"hogwarts"),
+            Ok(slug("hogwarts").expect("some"))
+        );
         assert!(matches!(
             from_tenant_header(b"0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f"),
             Ok(TenantRef::Id(_))
         ));
-        for bad in [&b"'; drop table student; --"[..], b"", b"a\0b", b"\xff", b"a\\b"] {
+        for bad in [
+            &b"'; drop table student; --"[..],
+            b"",
+            b"a\0b",
+            b"\xff",
+            b"a\\b",
+        ] {
             assert_eq!(from_tenant_header(bad), Err(ResolveError::BadTenantHeader));
         }
     }

@@ -31,14 +31,21 @@ pub struct Query<T> {
 
 impl<T> fmt::Debug for Query<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Query").field("sql", &self.sql).field("params", &self.params.len()).finish()
+        f.debug_struct("Query")
+            .field("sql", &self.sql)
+            .field("params", &self.params.len())
+            .finish()
     }
 }
 
 impl Query<Vec<Row>> {
     /// A query returning its rows; `$1` is the tenant id, `$2…` are bound with [`Query::bind`].
     pub fn new(sql: &'static str) -> Self {
-        Self { sql, params: Vec::new(), decode: Box::new(Ok) }
+        Self {
+            sql,
+            params: Vec::new(),
+            decode: Box::new(Ok),
+        }
     }
 }
 
@@ -52,7 +59,11 @@ impl<T: 'static> Query<T> {
     /// Turns the result into something else once the query has run.
     pub fn map<U>(self, f: impl FnOnce(T) -> Result<U, DbError> + Send + 'static) -> Query<U> {
         let decode = self.decode;
-        Query { sql: self.sql, params: self.params, decode: Box::new(move |rows| f(decode(rows)?)) }
+        Query {
+            sql: self.sql,
+            params: self.params,
+            decode: Box::new(move |rows| f(decode(rows)?)),
+        }
     }
 
     pub fn sql(&self) -> &'static str {
@@ -69,7 +80,9 @@ pub struct Tenancy {
 
 impl fmt::Debug for Tenancy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tenancy").field("pool", &self.pool.status()).finish()
+        f.debug_struct("Tenancy")
+            .field("pool", &self.pool.status())
+            .finish()
     }
 }
 
@@ -77,7 +90,10 @@ impl Tenancy {
     /// `enter_tenant_sql` is the statement that sets the tenant for the current transaction
     /// only, taking the tenant's UUID as `$1` (for example `select app.enter_tenant($1)`).
     pub fn new(pool: PgPool, enter_tenant_sql: &'static str) -> Self {
-        Self { pool, enter_tenant_sql }
+        Self {
+            pool,
+            enter_tenant_sql,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -87,7 +103,12 @@ impl Tenancy {
     /// Takes a connection for `tenant`. Nothing is sent until the first query.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
         let conn = self.pool.get().await.map_err(pool_error)?;
-        Ok(TenantTx { conn: Some(conn), tenant, enter_tenant_sql: self.enter_tenant_sql, begun: false })
+        Ok(TenantTx {
+            conn: Some(conn),
+            tenant,
+            enter_tenant_sql: self.enter_tenant_sql,
+            begun: false,
+        })
     }
 
     /// Runs a statement with no tenant set, for tables that hold no tenant data (such as the
@@ -131,7 +152,10 @@ pub struct TenantTx {
 
 impl fmt::Debug for TenantTx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenantTx").field("tenant", &self.tenant).field("begun", &self.begun).finish()
+        f.debug_struct("TenantTx")
+            .field("tenant", &self.tenant)
+            .field("begun", &self.begun)
+            .finish()
     }
 }
 
@@ -174,7 +198,12 @@ impl TenantTx {
         let enter_params: [TypedParam<'_>; 1] = [(&tenant, Type::UUID)];
         let enter_untyped: [&(dyn ToSql + Sync); 1] = [&tenant];
         let mut params: Vec<TypedParam<'_>> = vec![(&tenant, Type::UUID)];
-        params.extend(query.params.iter().map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())));
+        params.extend(
+            query
+                .params
+                .iter()
+                .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
+        );
         let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
 
         let starting = !self.begun;
@@ -182,7 +211,9 @@ impl TenantTx {
         let client = conn.client();
         let (began, entered, rows, committed) = join4(
             OptionFuture::from(starting.then(|| client.batch_execute("BEGIN"))),
-            OptionFuture::from(starting.then(|| conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped))),
+            OptionFuture::from(
+                starting.then(|| conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped)),
+            ),
             conn.query(query.sql, &params, &untyped),
             OptionFuture::from(commit.then(|| client.batch_execute("COMMIT"))),
         )

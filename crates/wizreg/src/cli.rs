@@ -12,7 +12,11 @@ use crate::error::StartupError;
 use crate::tenants;
 
 #[derive(Debug, Parser)]
-#[command(name = "wizreg", version, about = "A multi-tenant school registry isolated by PostgreSQL Row Level Security")]
+#[command(
+    name = "wizreg",
+    version,
+    about = "A multi-tenant school registry isolated by PostgreSQL Row Level Security"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -60,7 +64,10 @@ enum TenantCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
@@ -77,7 +84,9 @@ fn fail(message: &str) -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), StartupError> {
     let config = cli.config;
-    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["wizreg"]).args));
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["wizreg"]).args));
     match command {
         Command::Serve(args) => crate::serve::run(config, args).await,
         Command::DbUrl { role } => {
@@ -97,16 +106,26 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             let platform = database.connect(Role::Platform).await?;
             match command {
                 TenantCommand::Create { slug, name } => {
-                    let slug = Slug::parse(&slug).map_err(|e| StartupError::Config(e.to_string()))?;
+                    let slug =
+                        Slug::parse(&slug).map_err(|e| StartupError::Config(e.to_string()))?;
                     let name = name.unwrap_or_else(|| slug.to_string());
-                    let tenant = tenants::create(&platform, &slug, &name).await.map_err(|e| match e.kind() {
-                        tenancy::DbErrorKind::UniqueViolation => StartupError::Config(format!("a tenant with slug '{slug}' exists")),
-                        _ => StartupError::Config(format!("could not create the tenant ({e})")),
-                    })?;
+                    let tenant =
+                        tenants::create(&platform, &slug, &name)
+                            .await
+                            .map_err(|e| match e.kind() {
+                                tenancy::DbErrorKind::UniqueViolation => StartupError::Config(
+                                    format!("a tenant with slug '{slug}' exists"),
+                                ),
+                                _ => StartupError::Config(format!(
+                                    "could not create the tenant ({e})"
+                                )),
+                            })?;
                     println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.name);
                 }
                 TenantCommand::List => {
-                    let list = tenants::list(&platform).await.map_err(|e| StartupError::Config(e.to_string()))?;
+                    let list = tenants::list(&platform)
+                        .await
+                        .map_err(|e| StartupError::Config(e.to_string()))?;
                     for t in list {
                         println!("{}\t{}\t{}\t{}", t.id, t.slug, t.status.as_str(), t.name);
                     }

@@ -30,11 +30,21 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Connection URL for migrations and platform administration (with DATABASE_URL).
-    #[arg(long, env = "WIZREG_ADMIN_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WIZREG_ADMIN_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub admin_database_url: Option<String>,
 
     /// Where the embedded PostgreSQL keeps its cluster.
-    #[arg(long, env = "WIZREG_DATA_DIR", default_value = ".wizreg", global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_DATA_DIR",
+        default_value = ".wizreg",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Directory with the PostgreSQL server binaries (default: pg_config, then the newest
@@ -43,11 +53,22 @@ pub struct Config {
     pub pg_bin: Option<PathBuf>,
 
     /// Tenants are found at `<slug>.<base domain>`.
-    #[arg(long, env = "WIZREG_BASE_DOMAIN", default_value = "localhost", global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_BASE_DOMAIN",
+        default_value = "localhost",
+        global = true
+    )]
     pub base_domain: String,
 
     /// How callers authenticate.
-    #[arg(long, env = "WIZREG_AUTH", value_enum, default_value = "open", global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_AUTH",
+        value_enum,
+        default_value = "open",
+        global = true
+    )]
     pub auth: AuthMode,
 
     /// Runtime connections in the pool.
@@ -55,15 +76,31 @@ pub struct Config {
     pub pool_size: usize,
 
     /// Milliseconds a request waits for a pooled connection before a 503.
-    #[arg(long, env = "WIZREG_POOL_TIMEOUT_MS", default_value_t = 2000, global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_POOL_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
     pub pool_timeout_ms: u64,
 
     /// `unnamed` behind a transaction pooler (PgBouncer in transaction mode).
-    #[arg(long, env = "WIZREG_STATEMENT_MODE", value_enum, default_value = "prepared", global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_STATEMENT_MODE",
+        value_enum,
+        default_value = "prepared",
+        global = true
+    )]
     pub statement_mode: StatementModeArg,
 
     /// Seconds a resolved tenant stays cached.
-    #[arg(long, env = "WIZREG_TENANT_CACHE_TTL_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_TENANT_CACHE_TTL_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub tenant_cache_ttl_secs: u64,
 
     /// Log as JSON lines instead of text.

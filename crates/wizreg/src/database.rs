@@ -62,7 +62,10 @@ impl Database {
     pub fn from_embedded_cluster(cluster: &EmbeddedPostgres, dbname: &str) -> Self {
         let runtime = cluster.config(RUNTIME_ROLE, dbname);
         let admin = cluster.config(embedded::SUPERUSER, dbname);
-        Self { embedded: None, external: Some((runtime, admin)) }
+        Self {
+            embedded: None,
+            external: Some((runtime, admin)),
+        }
     }
 
     pub fn is_embedded(&self) -> bool {
@@ -87,7 +90,7 @@ impl Database {
                     // External deployments administer tenants through the admin URL, acting as
                     // the platform role for the whole session.
                     let mut platform = admin.clone();
-                    platform.options(&format!("-c role={PLATFORM_ROLE}"));
+                    platform.options(format!("-c role={PLATFORM_ROLE}"));
                     platform
                 }
             },
@@ -97,8 +100,11 @@ impl Database {
 
     /// Connects once as `role` (for commands and migrations; requests use pools).
     pub async fn connect(&self, role: Role) -> Result<Client, StartupError> {
-        let (client, connection) =
-            self.config(role).connect(NoTls).await.map_err(|e| StartupError::database("connect", e))?;
+        let (client, connection) = self
+            .config(role)
+            .connect(NoTls)
+            .await
+            .map_err(|e| StartupError::database("connect", e))?;
         tokio::spawn(connection);
         Ok(client)
     }
@@ -108,7 +114,11 @@ impl Database {
         if let Some(cluster) = &self.embedded {
             create_database_if_missing(cluster).await?;
         }
-        let runtime_user = self.config(Role::App).get_user().unwrap_or(RUNTIME_ROLE).to_owned();
+        let runtime_user = self
+            .config(Role::App)
+            .get_user()
+            .unwrap_or(RUNTIME_ROLE)
+            .to_owned();
         let mut admin = self.connect(Role::Admin).await?;
         migrate::run(&mut admin, &runtime_user).await
     }
@@ -116,9 +126,14 @@ impl Database {
     /// A URL for `psql`, for `wizreg db-url`.
     pub fn url(config: &Config, role: Role) -> Result<String, StartupError> {
         if let (Some(runtime), Some(admin)) = (&config.database_url, &config.admin_database_url) {
-            return Ok(if role == Role::App { runtime.clone() } else { admin.clone() });
+            return Ok(if role == Role::App {
+                runtime.clone()
+            } else {
+                admin.clone()
+            });
         }
-        let dir = std::path::absolute(&config.data_dir).map_err(|e| StartupError::Config(e.to_string()))?;
+        let dir = std::path::absolute(&config.data_dir)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let user = match role {
             Role::App => RUNTIME_ROLE,
             Role::Admin => embedded::SUPERUSER,

@@ -15,12 +15,17 @@ pub enum StartupError {
     #[error("{0}")]
     Unsafe(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl StartupError {
     pub fn database(step: &'static str, err: tokio_postgres::Error) -> Self {
-        let detail = DbError::from(err).server_detail().unwrap_or_else(|| "connection failed".into());
+        let detail = DbError::from(err)
+            .server_detail()
+            .unwrap_or_else(|| "connection failed".into());
         Self::Database { step, detail }
     }
 }

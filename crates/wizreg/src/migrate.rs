@@ -19,18 +19,33 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
 /// were applied. `runtime_user` (the DATABASE_URL user) is made a member of the runtime role.
 pub async fn run(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
-    admin.execute("select pg_advisory_lock(hashtext('wizreg.migrate'))", &[]).await.map_err(fail("lock"))?;
+    admin
+        .execute("select pg_advisory_lock(hashtext('wizreg.migrate'))", &[])
+        .await
+        .map_err(fail("lock"))?;
     let result = apply(admin, runtime_user).await;
-    admin.execute("select pg_advisory_unlock(hashtext('wizreg.migrate'))", &[]).await.map_err(fail("unlock"))?;
+    admin
+        .execute("select pg_advisory_unlock(hashtext('wizreg.migrate'))", &[])
+        .await
+        .map_err(fail("unlock"))?;
     result
 }
 
 async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
-    admin.batch_execute(BOOTSTRAP).await.map_err(fail("bootstrap roles and schema"))?;
+    admin
+        .batch_execute(BOOTSTRAP)
+        .await
+        .map_err(fail("bootstrap roles and schema"))?;
     if runtime_user != "wizreg_app" {
-        let grant = format!("grant wizreg_app to \"{}\"", runtime_user.replace('"', "\"\""));
-        admin.batch_execute(&grant).await.map_err(fail("grant the runtime role"))?;
+        let grant = format!(
+            "grant wizreg_app to \"{}\"",
+            runtime_user.replace('"', "\"\"")
+        );
+        admin
+            .batch_execute(&grant)
+            .await
+            .map_err(fail("grant the runtime role"))?;
     }
     let applied: Vec<i32> = admin
         .query("select version from wizreg.schema_migrations", &[])
@@ -42,11 +57,18 @@ async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupE
     let mut count = 0;
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| !applied.contains(v)) {
         let tx = admin.transaction().await.map_err(fail("begin migration"))?;
-        tx.batch_execute("set local role wizreg_owner").await.map_err(fail("become owner"))?;
-        tx.batch_execute(sql).await.map_err(fail("apply migration"))?;
-        tx.execute("insert into wizreg.schema_migrations (version, name) values ($1, $2)", &[version, name])
+        tx.batch_execute("set local role wizreg_owner")
             .await
-            .map_err(fail("record migration"))?;
+            .map_err(fail("become owner"))?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(fail("apply migration"))?;
+        tx.execute(
+            "insert into wizreg.schema_migrations (version, name) values ($1, $2)",
+            &[version, name],
+        )
+        .await
+        .map_err(fail("record migration"))?;
         tx.commit().await.map_err(fail("commit migration"))?;
         tracing::info!(version, name, "applied migration");
         count += 1;

@@ -53,9 +53,14 @@ impl TenantRecord {
         let status: String = row.get(3);
         Ok(Self {
             id: TenantId::from_uuid(row.get::<_, Uuid>(0)),
-            slug: Slug::parse(&slug).map_err(|_| DbError::of_kind(tenancy::DbErrorKind::InvalidData))?,
+            slug: Slug::parse(&slug)
+                .map_err(|_| DbError::of_kind(tenancy::DbErrorKind::InvalidData))?,
             name: row.get(2),
-            status: if status == "suspended" { TenantStatus::Suspended } else { TenantStatus::Active },
+            status: if status == "suspended" {
+                TenantStatus::Suspended
+            } else {
+                TenantStatus::Active
+            },
             created_at: row.get(4),
         })
     }
@@ -71,7 +76,13 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(tenancy: Tenancy, ttl: Duration) -> Self {
-        Self { tenancy, cache: Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+        Self {
+            tenancy,
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+        }
     }
 
     /// The tenant a reference names, if any.
@@ -96,7 +107,10 @@ impl Registry {
                         .await?
                 }
             };
-            rows.first().map(TenantRecord::from_row).transpose().map(|r| r.map(Arc::new))
+            rows.first()
+                .map(TenantRecord::from_row)
+                .transpose()
+                .map(|r| r.map(Arc::new))
         };
         self.cache
             .try_get_with(reference.clone(), load)

@@ -23,12 +23,20 @@ pub const ENTER_TENANT_SQL: &str = "select wizreg.enter_tenant($1)";
 pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.log_json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
-    config.validate_for_serve(&args).map_err(StartupError::Config)?;
+    config
+        .validate_for_serve(&args)
+        .map_err(StartupError::Config)?;
     init_logging(&config);
     let started = Instant::now();
     // Runs on this (long-lived) thread: the embedded server's parent-death signal is tied to it.
@@ -36,12 +44,20 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     database.migrate().await?;
     if database.is_embedded() {
         let platform = database.connect(Role::Platform).await?;
-        if tenants::seed_demo_if_empty(&platform).await.map_err(|e| StartupError::Config(e.to_string()))? {
+        if tenants::seed_demo_if_empty(&platform)
+            .await
+            .map_err(|e| StartupError::Config(e.to_string()))?
+        {
             tracing::info!("created the demo schools hogwarts and castelobruxo");
         }
     }
     let state = app_state(&config, &database).await?;
-    let listener = TcpListener::bind(args.bind).await.map_err(|source| StartupError::Bind { addr: args.bind, source })?;
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: args.bind,
+            source,
+        })?;
     tracing::info!(
         addr = %args.bind,
         startup_ms = started.elapsed().as_millis() as u64,
@@ -57,7 +73,10 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
             draining.store(true, Ordering::Relaxed);
         })
         .await
-        .map_err(|source| StartupError::Bind { addr: args.bind, source })?;
+        .map_err(|source| StartupError::Bind {
+            addr: args.bind,
+            source,
+        })?;
     pool.close();
     drop(database); // stops an embedded server this process started
     tracing::info!("stopped");
@@ -79,7 +98,10 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
     refuse_privileged_runtime_role(&tenancy).await?;
     Ok(AppState {
-        registry: Registry::new(tenancy.clone(), Duration::from_secs(config.tenant_cache_ttl_secs)),
+        registry: Registry::new(
+            tenancy.clone(),
+            Duration::from_secs(config.tenant_cache_ttl_secs),
+        ),
         tenancy,
         base_domain: config.base_domain.as_str().into(),
         draining: Arc::new(AtomicBool::new(false)),
@@ -92,7 +114,9 @@ async fn refuse_privileged_runtime_role(tenancy: &Tenancy) -> Result<(), Startup
         .run_outside_tenant("select current_user::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user", &[])
         .await
         .map_err(|e| StartupError::Config(format!("cannot reach the database as the runtime role ({e})")))?;
-    let row = rows.first().ok_or_else(|| StartupError::Unsafe("the runtime role does not exist".into()))?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StartupError::Unsafe("the runtime role does not exist".into()))?;
     let (user, superuser, bypass): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
     if superuser || bypass {
         return Err(StartupError::Unsafe(format!(
@@ -106,10 +130,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

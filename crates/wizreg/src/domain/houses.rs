@@ -59,23 +59,34 @@ impl HouseName {
     /// `required`: a create needs the name; a PATCH may leave it out (then nothing changes).
     pub fn parse(mut input: Input, required: bool) -> Result<Option<Self>, FieldErrors> {
         let name = input.text("name", name_rule);
-        let name = if required { input.require("name", name) } else { input.require_if_present("name", name) };
+        let name = if required {
+            input.require("name", name)
+        } else {
+            input.require_if_present("name", name)
+        };
         input.finish()?;
         Ok(name.map(Self))
     }
 }
 
 pub fn insert(name: HouseName) -> Query<House> {
-    Query::new(concat!("insert into wizreg.house (tenant_id, id, name) values ($1, $2, $3) returning ", columns!()))
-        .bind(Uuid::now_v7(), Type::UUID)
-        .bind(name.0, Type::TEXT)
-        .map(|rows| one(rows).map(|h| h.expect("insert returns its row")))
+    Query::new(concat!(
+        "insert into wizreg.house (tenant_id, id, name) values ($1, $2, $3) returning ",
+        columns!()
+    ))
+    .bind(Uuid::now_v7(), Type::UUID)
+    .bind(name.0, Type::TEXT)
+    .map(|rows| one(rows).map(|h| h.expect("insert returns its row")))
 }
 
 pub fn get(id: Uuid) -> Query<Option<House>> {
-    Query::new(concat!("select ", columns!(), " from wizreg.house where tenant_id = $1 and id = $2"))
-        .bind(id, Type::UUID)
-        .map(one)
+    Query::new(concat!(
+        "select ",
+        columns!(),
+        " from wizreg.house where tenant_id = $1 and id = $2"
+    ))
+    .bind(id, Type::UUID)
+    .map(one)
 }
 
 /// Fetches `limit + 1` rows so the caller can tell whether a next page exists.

@@ -26,11 +26,16 @@ pub struct Input {
 
 impl Input {
     pub fn new(object: Map<String, Value>) -> Self {
-        Self { object, errors: FieldErrors::new() }
+        Self {
+            object,
+            errors: FieldErrors::new(),
+        }
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.entry(field.to_owned()).or_insert_with(|| message.into());
+        self.errors
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
     }
 
     fn take(&mut self, field: &str) -> Field<Value> {
@@ -180,8 +185,20 @@ mod tests {
 
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
-        assert_eq!(email_rule("Harry@Hogwarts.ac.uk"), Ok("harry@hogwarts.ac.uk".into()));
-        for bad in ["", "harry", "@hogwarts.uk", "harry@", "harry@hogwarts", "a b@c.d", "a@b@c.d", "a@.b"] {
+        assert_eq!(
+            email_rule("Harry@Hogwarts.ac.uk"),
+            Ok("harry@hogwarts.ac.uk".into())
+        );
+        for bad in [
+            "",
+            "harry",
+            "@hogwarts.uk",
+            "harry@",
+            "harry@hogwarts",
+            "a b@c.d",
+            "a@b@c.d",
+            "a@.b",
+        ] {
             assert!(email_rule(bad).is_err(), "{bad}");
         }
     }

@@ -97,7 +97,11 @@ impl StudentPatch {
         let email = input.text("email", email_rule);
         let house_id = input.uuid("house_id");
         input.finish()?;
-        Ok(Self { name, email, house_id })
+        Ok(Self {
+            name,
+            email,
+            house_id,
+        })
     }
 }
 
@@ -138,9 +142,13 @@ pub fn insert(new: NewStudent) -> Query<Student> {
 }
 
 pub fn get(id: Uuid) -> Query<Option<Student>> {
-    Query::new(concat!("select ", columns!(), " from wizreg.student where tenant_id = $1 and id = $2"))
-        .bind(id, Type::UUID)
-        .map(one)
+    Query::new(concat!(
+        "select ",
+        columns!(),
+        " from wizreg.student where tenant_id = $1 and id = $2"
+    ))
+    .bind(id, Type::UUID)
+    .map(one)
 }
 
 /// Fetches `limit + 1` rows so the caller can tell whether a next page exists.

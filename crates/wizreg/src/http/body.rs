@@ -28,7 +28,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -40,7 +41,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than 64 KiB")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is larger than 64 KiB",
+                )
             } else {
                 ApiError::invalid_request("the body could not be read")
             }
@@ -65,29 +70,45 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let mut params = Self { limit: 100, after: None, name: None };
+        let mut params = Self {
+            limit: 100,
+            after: None,
+            name: None,
+        };
         let mut errors = crate::domain::input::FieldErrors::new();
         let query = parts.uri.query().unwrap_or("");
         for (key, value) in form_urlencoded_pairs(query) {
             match key.as_str() {
                 "limit" => match value.parse::<i64>() {
                     Ok(n) if (1..=1000).contains(&n) => params.limit = n,
-                    _ => drop(errors.insert("limit".into(), "must be a whole number from 1 to 1000".into())),
+                    _ => drop(errors.insert(
+                        "limit".into(),
+                        "must be a whole number from 1 to 1000".into(),
+                    )),
                 },
                 "after" => match Uuid::parse_str(&value) {
                     Ok(id) => params.after = Some(id),
-                    Err(_) => drop(errors.insert("after".into(), "must be the id of the last item seen".into())),
+                    Err(_) => drop(errors.insert(
+                        "after".into(),
+                        "must be the id of the last item seen".into(),
+                    )),
                 },
                 "name" if value.chars().count() <= 200 => params.name = Some(value),
-                "name" => drop(errors.insert("name".into(), "must be at most 200 characters".into())),
+                "name" => {
+                    drop(errors.insert("name".into(), "must be at most 200 characters".into()))
+                }
                 _ => {} // Unknown query parameters are ignored, as caches and proxies add their own.
             }
         }
         if errors.is_empty() {
             Ok(params)
         } else {
-            Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "some query parameters are invalid")
-                .with_fields(errors))
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "some query parameters are invalid",
+            )
+            .with_fields(errors))
         }
     }
 }

@@ -45,8 +45,19 @@ pub struct ErrorDetail {
 pub struct ErrorCause(pub String);
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, message: message.into(), fields: None, retry_after_secs: None, cause: None }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: None,
+            retry_after_secs: None,
+            cause: None,
+        }
     }
     pub fn tenant_required() -> Self {
         Self::new(
@@ -56,25 +67,46 @@ impl ApiError {
         )
     }
     pub fn unknown_tenant() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "unknown_tenant", "no school by that name or id")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            "no school by that name or id",
+        )
     }
     pub fn tenant_suspended() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "tenant_suspended", "this school is suspended")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "this school is suspended",
+        )
     }
     pub fn not_found(what: &'static str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "this route does not take that method")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this route does not take that method",
+        )
     }
     pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
     pub fn validation(fields: FieldErrors) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "some fields are invalid").with_fields(fields)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "some fields are invalid",
+        )
+        .with_fields(fields)
     }
     pub fn with_fields(mut self, fields: FieldErrors) -> Self {
         self.fields = Some(fields);
@@ -92,7 +124,11 @@ impl ApiError {
         err
     }
     pub fn internal(cause: String) -> Self {
-        let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
+        let mut err = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        );
         err.cause = Some(cause);
         err
     }
@@ -125,17 +161,25 @@ impl From<DbError> for ApiError {
             (DbErrorKind::UniqueViolation, Some("house_name_key")) => {
                 Self::conflict("this school already has a house with this name")
             }
-            (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => Self::conflict("a school with this slug exists"),
-            (DbErrorKind::UniqueViolation, _) => Self::conflict("this would duplicate an existing record"),
+            (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => {
+                Self::conflict("a school with this slug exists")
+            }
+            (DbErrorKind::UniqueViolation, _) => {
+                Self::conflict("this would duplicate an existing record")
+            }
             // The same answer whether the house is missing or another school's.
             (DbErrorKind::ForeignKeyViolation, Some("student_house_fkey")) => {
                 Self::field("house_id", "no such house in this school")
             }
-            (DbErrorKind::InvalidData, _) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "a value is out of range")
-            }
+            (DbErrorKind::InvalidData, _) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "a value is out of range",
+            ),
             (DbErrorKind::Timeout, _) => Self::unavailable("the database took too long; retry"),
-            (DbErrorKind::Unavailable, _) => Self::unavailable("the database is unavailable; retry"),
+            (DbErrorKind::Unavailable, _) => {
+                Self::unavailable("the database is unavailable; retry")
+            }
             _ => Self::internal(String::new()),
         };
         api.cause = Some(err.to_string());
@@ -145,10 +189,18 @@ impl From<DbError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, fields: self.fields } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                fields: self.fields,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(ErrorCause(cause));

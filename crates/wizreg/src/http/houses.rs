@@ -21,11 +21,17 @@ pub async fn create(
     State(state): State<AppState>,
     JsonObject(input): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<House>), ApiError> {
-    let name = HouseName::parse(input, true)?.ok_or_else(|| ApiError::field("name", "is required"))?;
+    let name =
+        HouseName::parse(input, true)?.ok_or_else(|| ApiError::field("name", "is required"))?;
     let house = state.tenancy.run(tenant.id(), houses::insert(name)).await?;
     let mut headers = HeaderMap::new();
     let location = format!("/houses/{}", house.id);
-    headers.insert(header::LOCATION, location.parse().map_err(|_| ApiError::internal("location".into()))?);
+    headers.insert(
+        header::LOCATION,
+        location
+            .parse()
+            .map_err(|_| ApiError::internal("location".into()))?,
+    );
     Ok((StatusCode::CREATED, headers, Json(house)))
 }
 
@@ -47,7 +53,11 @@ pub async fn list(
 #[utoipa::path(get, path = "/houses/{id}", tag = "houses",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 200, body = House), (status = 404, body = ErrorBody)))]
-pub async fn get(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<House>, ApiError> {
+pub async fn get(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<House>, ApiError> {
     let id = parse_id(&id, "house")?;
     let house = state.tenancy.run(tenant.id(), houses::get(id)).await?;
     house.map(Json).ok_or_else(|| ApiError::not_found("house"))
@@ -65,14 +75,21 @@ pub async fn update(
 ) -> Result<Json<House>, ApiError> {
     let id = parse_id(&id, "house")?;
     let name = HouseName::parse(input, false)?;
-    let house = state.tenancy.run(tenant.id(), houses::update(id, name)).await?;
+    let house = state
+        .tenancy
+        .run(tenant.id(), houses::update(id, name))
+        .await?;
     house.map(Json).ok_or_else(|| ApiError::not_found("house"))
 }
 
 #[utoipa::path(delete, path = "/houses/{id}", tag = "houses",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "house")?;
     if state.tenancy.run(tenant.id(), houses::delete(id)).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -37,12 +37,32 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/students", get(students::list).post(students::create))
         .route("/students/", get(students::list).post(students::create))
-        .route("/students/{id}", get(students::get).patch(students::update).delete(students::delete))
-        .route("/students/{id}/", get(students::get).patch(students::update).delete(students::delete))
+        .route(
+            "/students/{id}",
+            get(students::get)
+                .patch(students::update)
+                .delete(students::delete),
+        )
+        .route(
+            "/students/{id}/",
+            get(students::get)
+                .patch(students::update)
+                .delete(students::delete),
+        )
         .route("/houses", get(houses::list).post(houses::create))
         .route("/houses/", get(houses::list).post(houses::create))
-        .route("/houses/{id}", get(houses::get).patch(houses::update).delete(houses::delete))
-        .route("/houses/{id}/", get(houses::get).patch(houses::update).delete(houses::delete))
+        .route(
+            "/houses/{id}",
+            get(houses::get)
+                .patch(houses::update)
+                .delete(houses::delete),
+        )
+        .route(
+            "/houses/{id}/",
+            get(houses::get)
+                .patch(houses::update)
+                .delete(houses::delete),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
@@ -65,7 +85,9 @@ async fn log_request(request: Request, next: Next) -> Response {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _entered = span.enter();
     match response.extensions().get::<ErrorCause>() {
-        Some(ErrorCause(cause)) if status >= 500 => tracing::error!(status, elapsed_ms, cause, "request failed"),
+        Some(ErrorCause(cause)) if status >= 500 => {
+            tracing::error!(status, elapsed_ms, cause, "request failed")
+        }
         Some(ErrorCause(cause)) => tracing::info!(status, elapsed_ms, cause, "request"),
         None => tracing::info!(status, elapsed_ms, "request"),
     }

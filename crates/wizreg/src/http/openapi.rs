@@ -7,16 +7,32 @@ use crate::domain;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Wizreg", description = "A multi-tenant school registry. Each school's data is isolated by PostgreSQL Row Level Security."),
+    info(
+        title = "Wizreg",
+        description = "A multi-tenant school registry. Each school's data is isolated by PostgreSQL Row Level Security."
+    ),
     paths(
-        students::create, students::list, students::get, students::update, students::delete,
-        houses::create, houses::list, houses::get, houses::update, houses::delete,
-        ops::healthz, ops::readyz, ops::openapi,
+        students::create,
+        students::list,
+        students::get,
+        students::update,
+        students::delete,
+        houses::create,
+        houses::list,
+        houses::get,
+        houses::update,
+        houses::delete,
+        ops::healthz,
+        ops::readyz,
+        ops::openapi,
     ),
     components(schemas(
-        domain::students::Student, domain::students::StudentInput,
-        domain::houses::House, domain::houses::HouseInput,
-        error::ErrorBody, error::ErrorDetail,
-    )),
+        domain::students::Student,
+        domain::students::StudentInput,
+        domain::houses::House,
+        domain::houses::HouseInput,
+        error::ErrorBody,
+        error::ErrorDetail,
+    ))
 )]
 pub struct ApiDoc;

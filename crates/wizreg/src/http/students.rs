@@ -22,10 +22,18 @@ pub async fn create(
     JsonObject(input): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<Student>), ApiError> {
     let new = NewStudent::parse(input)?;
-    let student = state.tenancy.run(tenant.id(), students::insert(new)).await?;
+    let student = state
+        .tenancy
+        .run(tenant.id(), students::insert(new))
+        .await?;
     let mut headers = HeaderMap::new();
     let location = format!("/students/{}", student.id);
-    headers.insert(header::LOCATION, location.parse().map_err(|_| ApiError::internal("location".into()))?);
+    headers.insert(
+        header::LOCATION,
+        location
+            .parse()
+            .map_err(|_| ApiError::internal("location".into()))?,
+    );
     Ok((StatusCode::CREATED, headers, Json(student)))
 }
 
@@ -52,10 +60,16 @@ pub async fn list(
 #[utoipa::path(get, path = "/students/{id}", tag = "students",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 200, body = Student), (status = 404, body = ErrorBody)))]
-pub async fn get(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Student>, ApiError> {
+pub async fn get(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Student>, ApiError> {
     let id = parse_id(&id, "student")?;
     let student = state.tenancy.run(tenant.id(), students::get(id)).await?;
-    student.map(Json).ok_or_else(|| ApiError::not_found("student"))
+    student
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("student"))
 }
 
 #[utoipa::path(patch, path = "/students/{id}", tag = "students", request_body = StudentInput,
@@ -70,14 +84,23 @@ pub async fn update(
 ) -> Result<Json<Student>, ApiError> {
     let id = parse_id(&id, "student")?;
     let patch = StudentPatch::parse(input)?;
-    let student = state.tenancy.run(tenant.id(), students::update(id, patch)).await?;
-    student.map(Json).ok_or_else(|| ApiError::not_found("student"))
+    let student = state
+        .tenancy
+        .run(tenant.id(), students::update(id, patch))
+        .await?;
+    student
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("student"))
 }
 
 #[utoipa::path(delete, path = "/students/{id}", tag = "students",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(tenant: Tenant, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "student")?;
     if state.tenancy.run(tenant.id(), students::delete(id)).await? {
         Ok(StatusCode::NO_CONTENT)

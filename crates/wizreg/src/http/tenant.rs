@@ -42,8 +42,14 @@ impl FromRequestParts<AppState> for Tenant {
                 .transpose()?
                 .flatten(),
         };
-        let reference = from_header.or(from_host).ok_or_else(ApiError::tenant_required)?;
-        let record = state.registry.find(&reference).await?.ok_or_else(ApiError::unknown_tenant)?;
+        let reference = from_header
+            .or(from_host)
+            .ok_or_else(ApiError::tenant_required)?;
+        let record = state
+            .registry
+            .find(&reference)
+            .await?
+            .ok_or_else(ApiError::unknown_tenant)?;
         if record.status == TenantStatus::Suspended {
             return Err(ApiError::tenant_suspended());
         }
