@@ -123,7 +123,9 @@ impl managed::Manager for ConnectionManager {
 pub(crate) type TypedParam<'a> = (&'a (dyn ToSql + Sync), Type);
 
 impl PgConnection {
-    pub(crate) fn client(&self) -> &Client {
+    /// Raw access, for pools that serve no tenant data (platform administration). A
+    /// [`crate::Tenancy`] never hands out its connections, so tenant code cannot get here.
+    pub fn client(&self) -> &Client {
         &self.client
     }
 

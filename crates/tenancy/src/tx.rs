@@ -96,8 +96,14 @@ impl Tenancy {
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Pool gauges (size, idle, waiting), for metrics.
+    pub fn status(&self) -> deadpool::Status {
+        self.pool.status()
+    }
+
+    /// Closes the pool: idle connections end, new requests fail fast.
+    pub fn close(&self) {
+        self.pool.close();
     }
 
     /// Takes a connection for `tenant`. Nothing is sent until the first query.

@@ -103,6 +103,16 @@ pub struct Config {
     )]
     pub tenant_cache_ttl_secs: u64,
 
+    /// Bearer token for `/admin/*`. In embedded mode without one, a token is generated and kept
+    /// in the data directory (`admin-token`, mode 0600).
+    #[arg(
+        long,
+        env = "WIZREG_ADMIN_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_token: Option<Secret>,
+
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WIZREG_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -129,5 +139,34 @@ impl Config {
             return Err("set both DATABASE_URL and WIZREG_ADMIN_DATABASE_URL, or neither (embedded PostgreSQL)".into());
         }
         Ok(())
+    }
+}
+
+/// A secret setting: never printed by `Debug`, so it cannot leak into a log line.
+#[derive(Clone)]
+pub struct Secret(std::sync::Arc<str>);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        if value.len() < 16 {
+            return Err("secrets must be at least 16 characters".into());
+        }
+        Ok(Self::new(value))
     }
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod migrate;
+pub mod platform;
 pub mod registry;
 pub mod serve;
 pub mod tenants;

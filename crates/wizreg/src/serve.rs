@@ -2,18 +2,18 @@
 //! then serve until Ctrl-C or SIGTERM, draining in-flight requests before the embedded
 //! PostgreSQL stops.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tenancy::pool::build_pool;
 use tenancy::{PoolOptions, StatementMode, Tenancy};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ServeArgs, StatementModeArg};
+use crate::config::{Config, Secret, ServeArgs, StatementModeArg};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
 use crate::http::{router, AppState};
+use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::tenants;
 
@@ -65,7 +65,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
         "wizreg is serving"
     );
     let draining = state.draining.clone();
-    let pool = state.tenancy.pool().clone();
+    let closing = state.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -77,7 +77,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
             addr: args.bind,
             source,
         })?;
-    pool.close();
+    closing.close();
     drop(database); // stops an embedded server this process started
     tracing::info!("stopped");
     Ok(())
@@ -97,15 +97,19 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     runtime.application_name("wizreg");
     let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
     refuse_privileged_runtime_role(&tenancy).await?;
-    Ok(AppState {
-        registry: Registry::new(
-            tenancy.clone(),
-            Duration::from_secs(config.tenant_cache_ttl_secs),
-        ),
+    let registry = Registry::new(
+        tenancy.clone(),
+        Duration::from_secs(config.tenant_cache_ttl_secs),
+    );
+    let platform = Platform::new(database, options.statement_mode);
+    let admin_token = admin_token(config, database)?;
+    Ok(AppState::new(
         tenancy,
-        base_domain: config.base_domain.as_str().into(),
-        draining: Arc::new(AtomicBool::new(false)),
-    })
+        registry,
+        &config.base_domain,
+        platform,
+        admin_token,
+    ))
 }
 
 /// Superusers and BYPASSRLS roles ignore every policy: serving as one would void isolation.
@@ -140,4 +144,39 @@ async fn shutdown_signal() {
             _ = term.recv() => {}
         }
     }
+}
+
+/// The admin token: configured, or (embedded mode only) generated once and kept in the data
+/// directory with mode 0600. External deployments without one have the admin API disabled.
+fn admin_token(config: &Config, database: &Database) -> Result<Option<Secret>, StartupError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(Some(token.clone()));
+    }
+    if !database.is_embedded() {
+        return Ok(None);
+    }
+    let path = config.data_dir.join("admin-token");
+    let io = |e: std::io::Error| {
+        StartupError::Config(format!("admin token file {}: {e}", path.display()))
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        tracing::info!(file = %path.display(), "admin token loaded");
+        return Ok(Some(Secret::new(existing.trim())));
+    }
+    let token = format!("wzadm_{}", hex::encode(rand::random::<[u8; 32]>()));
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    file.write_all(token.as_bytes()).map_err(io)?;
+    // Printed once, on the terminal, not through the log.
+    eprintln!(
+        "wizreg: generated admin token (kept in {}): {token}",
+        path.display()
+    );
+    Ok(Some(Secret::new(&token)))
 }

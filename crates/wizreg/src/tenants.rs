@@ -1,10 +1,10 @@
 //! Tenant lifecycle: the platform role's work. This module (and only it) holds platform
 //! connections; it never reads or writes school data.
 
-use tenancy::{DbError, Slug, TenantId};
+use tenancy::{DbError, Slug, TenantId, TenantRef};
 use tokio_postgres::Client;
 
-use crate::registry::{TenantRecord, TENANT_COLUMNS};
+use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
 
 /// Creates a tenant: one insert, no DDL, so it is as cheap with 10,000 schools as with 10.
 pub async fn create(platform: &Client, slug: &Slug, name: &str) -> Result<TenantRecord, DbError> {
@@ -42,4 +42,40 @@ pub async fn seed_demo_if_empty(platform: &Client) -> Result<bool, DbError> {
         create(platform, &slug, name).await?;
     }
     Ok(true)
+}
+
+/// The tenant a reference names.
+pub async fn find(
+    platform: &Client,
+    reference: &TenantRef,
+) -> Result<Option<TenantRecord>, DbError> {
+    let row = match reference {
+        TenantRef::Id(id) => {
+            let sql = format!("select {TENANT_COLUMNS} from wizreg.tenant where id = $1");
+            platform.query_opt(&sql, &[&id.as_uuid()]).await?
+        }
+        TenantRef::Slug(slug) => {
+            let sql = format!("select {TENANT_COLUMNS} from wizreg.tenant where slug = $1");
+            platform.query_opt(&sql, &[&slug.as_str()]).await?
+        }
+    };
+    row.as_ref().map(TenantRecord::from_row).transpose()
+}
+
+/// Changes a tenant's status and/or name; `None` if there is no such tenant.
+pub async fn update(
+    platform: &Client,
+    id: TenantId,
+    status: Option<TenantStatus>,
+    name: Option<&str>,
+) -> Result<Option<TenantRecord>, DbError> {
+    let sql = format!(
+        "update wizreg.tenant set status = coalesce($2, status), name = coalesce($3, name), updated_at = now()
+         where id = $1 returning {TENANT_COLUMNS}"
+    );
+    let status = status.map(TenantStatus::as_str);
+    let row = platform
+        .query_opt(&sql, &[&id.as_uuid(), &status, &name])
+        .await?;
+    row.as_ref().map(TenantRecord::from_row).transpose()
 }

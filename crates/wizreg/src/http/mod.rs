@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, and the layers around every request.
 
+pub mod admin;
 pub mod body;
 pub mod error;
 pub mod houses;
@@ -20,6 +21,8 @@ use axum::Router;
 use tenancy::Tenancy;
 
 use self::error::{ApiError, ErrorCause};
+use crate::config::Secret;
+use crate::platform::Platform;
 use crate::registry::Registry;
 
 /// What every handler may use. There is deliberately no platform (admin) connection here.
@@ -30,6 +33,34 @@ pub struct AppState {
     pub base_domain: Arc<str>,
     /// Set on shutdown: readiness fails so load balancers stop sending traffic.
     pub draining: Arc<AtomicBool>,
+    /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
+    platform: Platform,
+    admin_token: Option<Secret>,
+}
+
+impl AppState {
+    pub fn new(
+        tenancy: Tenancy,
+        registry: Registry,
+        base_domain: &str,
+        platform: Platform,
+        admin_token: Option<Secret>,
+    ) -> Self {
+        Self {
+            tenancy,
+            registry,
+            base_domain: base_domain.into(),
+            draining: Arc::new(AtomicBool::new(false)),
+            platform,
+            admin_token,
+        }
+    }
+
+    /// Closes both pools (at shutdown).
+    pub fn close(&self) {
+        self.tenancy.close();
+        self.platform.close();
+    }
 }
 
 /// The whole API.
@@ -66,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
+        .merge(admin::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))

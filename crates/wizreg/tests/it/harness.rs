@@ -23,6 +23,8 @@ use wizreg::http::router;
 use wizreg::registry::TenantRecord;
 
 const TEMPLATE: &str = "wizreg_template";
+/// The admin bearer token every test app accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// The socket directory of the process-wide test cluster, started on first use.
 pub fn cluster_socket() -> &'static PathBuf {
@@ -163,6 +165,7 @@ impl TestApp {
             embedded::socket_url(socket, "wizreg_app", &dbname),
             embedded::socket_url(socket, embedded::SUPERUSER, &dbname),
         )));
+        config.admin_token = Some(wizreg::config::Secret::new(ADMIN_TOKEN));
         adjust(&mut config);
         let database = Database::open(&config).expect("database settings");
         // Database-level grants are not copied from a template: re-run the idempotent bootstrap.
@@ -247,6 +250,10 @@ impl Call<'_> {
     /// Names the school by `X-Tenant`.
     pub fn tenant(self, tenant: &str) -> Self {
         self.header("x-tenant", tenant)
+    }
+    /// Authenticates as the platform administrator.
+    pub fn admin(self) -> Self {
+        self.header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
     }
     /// Names the school by Host subdomain, as the classic walk-through does.
     pub fn host(self, host: &str) -> Self {

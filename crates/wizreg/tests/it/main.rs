@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod admin_tenants;
 mod houses;
 mod isolation;
 mod launcher;

@@ -1,0 +1,137 @@
+//! `/admin/tenants`: create, list, look up and change schools at runtime, with no migration
+//! and no restart.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use tenancy::{Slug, TenantRef};
+
+use super::PlatformAdmin;
+use crate::domain::input::{name_rule, Field};
+use crate::http::body::JsonObject;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::AppState;
+use crate::registry::{TenantRecord, TenantStatus};
+use crate::tenants;
+
+/// The body of `POST /admin/tenants`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
+pub struct NewTenantInput {
+    #[schema(example = "hogwarts")]
+    slug: String,
+    #[schema(example = "Hogwarts School of Witchcraft and Wizardry")]
+    name: String,
+}
+
+/// The body of `PATCH /admin/tenants/{id}`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TenantPatchInput {
+    status: Option<TenantStatus>,
+    name: Option<String>,
+}
+
+fn slug_rule(raw: &str) -> Result<String, String> {
+    Slug::parse(raw)
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantInput,
+    security(("admin_token" = [])),
+    responses((status = 201, body = TenantRecord), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create(
+    PlatformAdmin(platform): PlatformAdmin,
+    State(state): State<AppState>,
+    JsonObject(mut input): JsonObject,
+) -> Result<(StatusCode, HeaderMap, Json<TenantRecord>), ApiError> {
+    let slug = input.text("slug", slug_rule);
+    let slug = input.require("slug", slug);
+    let name = input.text("name", name_rule);
+    let name = input.require_if_present("name", name);
+    input.finish()?;
+    let slug = Slug::parse(&slug.unwrap_or_default())
+        .map_err(|e| ApiError::field("slug", &e.to_string()))?;
+    let name = name.unwrap_or_else(|| slug.to_string());
+    let conn = platform.connection().await?;
+    let tenant = tenants::create(conn.client(), &slug, &name).await?;
+    state.registry.invalidate_all();
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = format!("/admin/tenants/{}", tenant.id).parse() {
+        headers.insert(header::LOCATION, location);
+    }
+    Ok((StatusCode::CREATED, headers, Json(tenant)))
+}
+
+#[utoipa::path(get, path = "/admin/tenants", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = [TenantRecord]), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    PlatformAdmin(platform): PlatformAdmin,
+) -> Result<Json<Vec<TenantRecord>>, ApiError> {
+    let conn = platform.connection().await?;
+    Ok(Json(tenants::list(conn.client()).await?))
+}
+
+/// Parses `{tenant}`: a UUID or a slug. Anything else names nothing.
+pub fn tenant_ref(raw: &str) -> Result<TenantRef, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            "no school by that name or id",
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/admin/tenants/{tenant}", tag = "admin", security(("admin_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
+    responses((status = 200, body = TenantRecord), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    PlatformAdmin(platform): PlatformAdmin,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantRecord>, ApiError> {
+    let reference = tenant_ref(&tenant)?;
+    let conn = platform.connection().await?;
+    tenants::find(conn.client(), &reference)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::unknown_tenant)
+}
+
+#[utoipa::path(patch, path = "/admin/tenants/{tenant}", tag = "admin", request_body = TenantPatchInput,
+    security(("admin_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
+    responses((status = 200, body = TenantRecord), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update(
+    PlatformAdmin(platform): PlatformAdmin,
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    JsonObject(mut input): JsonObject,
+) -> Result<Json<TenantRecord>, ApiError> {
+    let reference = tenant_ref(&tenant)?;
+    let status = match input.text("status", |s| match s {
+        "active" | "suspended" => Ok(s.to_owned()),
+        _ => Err("must be \"active\" or \"suspended\"".into()),
+    }) {
+        Field::Value(s) if s == "suspended" => Some(TenantStatus::Suspended),
+        Field::Value(_) => Some(TenantStatus::Active),
+        Field::Null => {
+            input.error("status", "must not be null");
+            None
+        }
+        Field::Absent => None,
+    };
+    let name = input.text("name", name_rule);
+    let name = input.require_if_present("name", name);
+    input.finish()?;
+    let conn = platform.connection().await?;
+    let current = tenants::find(conn.client(), &reference)
+        .await?
+        .ok_or_else(ApiError::unknown_tenant)?;
+    let updated = tenants::update(conn.client(), current.id, status, name.as_deref()).await?;
+    state.registry.invalidate_all();
+    updated.map(Json).ok_or_else(ApiError::unknown_tenant)
+}
