@@ -74,11 +74,14 @@ pub struct EmbeddedPostgres {
 pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> {
     let has_server = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
     let mut looked = Vec::new();
+    // An explicit directory is the operator's choice: if it is wrong, say so rather than
+    // silently running some other installed version.
     if let Some(dir) = explicit {
-        if has_server(dir) {
-            return Ok(dir.to_owned());
-        }
-        looked.push(dir.display().to_string());
+        return if has_server(dir) {
+            Ok(dir.to_owned())
+        } else {
+            Err(EmbeddedError::BinariesNotFound { looked: dir.display().to_string() })
+        };
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

@@ -104,20 +104,18 @@ async fn the_embedded_server_starts_keeps_its_data_and_stops_without_orphans() {
 
 #[test]
 fn missing_binaries_give_one_clear_error_naming_the_package_and_the_alternative() {
-    let options = EmbeddedOptions {
-        data_dir: std::env::temp_dir().join("wizreg-never-created"),
-        pg_bin: Some("/nonexistent/bin".into()),
-        ephemeral: true,
-    };
-    // The explicit directory is wrong but discovery may still find real binaries; check the
-    // error text itself, which is what a user without any binaries sees.
-    let message = tenancy::embedded::EmbeddedError::BinariesNotFound {
-        looked: "/nonexistent/bin".into(),
-    }
-    .to_string();
-    assert!(
-        message.contains("postgresql-15") && message.contains("DATABASE_URL"),
-        "{message}"
-    );
-    let _ = options;
+    let dir = tempfile::Builder::new().prefix("wizreg-nobin-").tempdir_in("/tmp").expect("temp dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("WIZREG_PG_BIN", "/nonexistent/bin")
+        .env("WIZREG_DATA_DIR", dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("WIZREG_ADMIN_DATABASE_URL")
+        .output()
+        .expect("run wizreg");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("wizreg:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("postgresql-15") && lines[0].contains("DATABASE_URL"), "{stderr}");
 }
