@@ -73,7 +73,7 @@ pub struct EmbeddedPostgres {
 /// Finds the directory holding `postgres` and `initdb`.
 pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> {
     let has_server = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
-    let mut looked = Vec::new();
+    let mut looked: Vec<String> = Vec::new();
     // An explicit directory is the operator's choice: if it is wrong, say so rather than
     // silently running some other installed version.
     if let Some(dir) = explicit {
