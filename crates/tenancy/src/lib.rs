@@ -7,12 +7,14 @@
 //! - [`resolve`]: turning request headers into a [`TenantRef`], with no I/O;
 //! - [`pool`]: connection pooling that never hands out a connection inside a transaction;
 //! - [`tx`]: the tenant transaction, the only door to tenant data;
-//! - [`embedded`]: a private PostgreSQL cluster for development and tests.
+//! - [`embedded`]: a private PostgreSQL cluster for development and tests;
+//! - [`audit`]: a read-only check of the catalogue for anything that would void isolation.
 //!
 //! The schema conventions it relies on are small: a SQL function `enter_tenant(uuid)` that runs
 //! `SET LOCAL <setting> = …`, and tenant tables whose one RLS policy compares `tenant_id` with
 //! that setting.
 
+pub mod audit;
 pub mod embedded;
 pub mod error;
 pub mod id;

@@ -1,0 +1,208 @@
+//! The isolation audit: reads a live database's catalogue and reports every setting that would
+//! let one tenant reach another's rows. It changes nothing.
+//!
+//! Row Level Security keeps its promise only when roles, tables, keys, policies, views,
+//! functions and grants are all right, so each of those gets a check ([`role`], [`tables`],
+//! [`objects`]). Each problem becomes one [`Finding`] naming the object and the fix. The report
+//! also counts what it inspected, so an audit that silently checked nothing can be told apart
+//! from a clean one.
+
+mod objects;
+mod role;
+mod tables;
+
+use std::fmt;
+
+use tokio_postgres::Client;
+
+pub use objects::{minimum_version_for, version_finding};
+
+/// What to audit: the product's conventions, which this crate does not know by itself.
+#[derive(Clone, Debug)]
+pub struct AuditTarget {
+    /// The schema that must hold tenant tables (an audit finding none there reports it).
+    pub schema: String,
+    /// The role requests run as: the one that must not be able to bypass isolation.
+    pub runtime_role: String,
+    /// The transaction-local setting naming the current tenant (e.g. `app.current_tenant`).
+    pub tenant_setting: String,
+    /// The column that makes a table a tenant table.
+    pub tenant_column: String,
+    /// SECURITY DEFINER functions the runtime role may execute, as `schema.name(arg types)`.
+    pub definer_allow_list: Vec<String>,
+}
+
+/// One kind of misconfiguration. [`FindingKind::as_str`] is its stable name in the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    RuntimeRoleSuperuser,
+    RuntimeRoleBypassesRls,
+    RuntimeRoleOwnsTenantTable,
+    RuntimeRoleCanCreate,
+    RuntimeRoleCanUseTemp,
+    RlsNotEnabled,
+    RlsNotForced,
+    TenantPolicyMissing,
+    TenantPolicyWrong,
+    ExtraPolicy,
+    KeyWithoutTenant,
+    ForeignKeyWithoutTenant,
+    SequenceColumn,
+    ViewNotSecurityInvoker,
+    SecurityDefinerFunction,
+    DangerousGrant,
+    TenantSettingDefault,
+    ServerTooOld,
+    NoTenantTables,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RuntimeRoleSuperuser => "runtime_role_superuser",
+            Self::RuntimeRoleBypassesRls => "runtime_role_bypassrls",
+            Self::RuntimeRoleOwnsTenantTable => "runtime_role_owns_tenant_table",
+            Self::RuntimeRoleCanCreate => "runtime_role_can_create",
+            Self::RuntimeRoleCanUseTemp => "runtime_role_can_use_temp",
+            Self::RlsNotEnabled => "rls_not_enabled",
+            Self::RlsNotForced => "rls_not_forced",
+            Self::TenantPolicyMissing => "tenant_policy_missing",
+            Self::TenantPolicyWrong => "tenant_policy_wrong",
+            Self::ExtraPolicy => "extra_policy",
+            Self::KeyWithoutTenant => "key_without_tenant",
+            Self::ForeignKeyWithoutTenant => "foreign_key_without_tenant",
+            Self::SequenceColumn => "sequence_column",
+            Self::ViewNotSecurityInvoker => "view_not_security_invoker",
+            Self::SecurityDefinerFunction => "security_definer_function",
+            Self::DangerousGrant => "dangerous_grant",
+            Self::TenantSettingDefault => "tenant_setting_default",
+            Self::ServerTooOld => "server_too_old",
+            Self::NoTenantTables => "no_tenant_tables",
+        }
+    }
+}
+
+/// One problem: what is wrong, where, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub object: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl Finding {
+    pub(crate) fn new(
+        kind: FindingKind,
+        object: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            object: object.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}; fix: {}",
+            self.kind.as_str(),
+            self.object,
+            self.problem,
+            self.fix
+        )
+    }
+}
+
+/// How much the audit looked at: a clean report over nothing proves nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspected {
+    /// Tenant tables found, as `schema.table`.
+    pub tenant_tables: Vec<String>,
+    pub policies: usize,
+    pub unique_keys: usize,
+    pub foreign_keys: usize,
+    pub schemas: usize,
+    pub views: usize,
+    pub definer_functions: usize,
+    pub tables_checked_for_grants: usize,
+    /// `server_version_num`, e.g. 150018.
+    pub server_version: u32,
+}
+
+/// The audit's result.
+#[derive(Clone, Debug, Default)]
+pub struct AuditReport {
+    pub findings: Vec<Finding>,
+    pub inspected: Inspected,
+}
+
+impl AuditReport {
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+    pub fn has(&self, kind: FindingKind) -> bool {
+        self.findings.iter().any(|f| f.kind == kind)
+    }
+}
+
+/// Why the audit could not finish (an operator problem, not a finding).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the runtime role '{0}' does not exist")]
+    MissingRole(String),
+    #[error("cannot read the catalogue: {0}")]
+    Catalogue(#[from] tokio_postgres::Error),
+    #[error("unexpected server_version_num '{0}'")]
+    Version(String),
+}
+
+/// Runs every check through `client` (any role that can read the catalogue; an administrator's
+/// connection in practice). Read-only.
+pub async fn run(client: &Client, target: &AuditTarget) -> Result<AuditReport, AuditError> {
+    let mut report = AuditReport::default();
+    role::check(client, target, &mut report).await?;
+    let tenant_tables = tables::check(client, target, &mut report).await?;
+    role::check_ownership(client, target, &tenant_tables, &mut report).await?;
+    objects::check(client, target, &mut report).await?;
+    if !report
+        .inspected
+        .tenant_tables
+        .iter()
+        .any(|t| t.starts_with(&format!("{}.", quote_ident(&target.schema))))
+    {
+        report.findings.push(Finding::new(
+            FindingKind::NoTenantTables,
+            format!("schema {}", target.schema),
+            format!(
+                "no table with a {} column was found, so nothing was checked",
+                target.tenant_column
+            ),
+            "point the audit at the migrated database (run migrations first)",
+        ));
+    }
+    Ok(report)
+}
+
+/// Quotes an identifier the way `quote_ident` does for the plain names used here.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// Schemas the audit looks in: every one but the server's own.
+pub(crate) const USER_SCHEMA: &str =
+    "n.nspname <> 'information_schema' and n.nspname !~ '^pg_(catalog|toast|temp_|toast_temp_)'";
