@@ -1,0 +1,166 @@
+//! Noisy-neighbour limits, applied per school once its tenant is resolved and before any of
+//! its database work: a request rate (token bucket, off unless configured) and a cap on how
+//! many of its requests may hold database work at once. Both answer `429 rate_limited` with
+//! `Retry-After`: the school is asked to slow down, while every other school is served.
+//!
+//! Why a concurrency cap as well as a rate: a rate alone lets one school's slow queries fill
+//! the whole connection pool. With at most `max_concurrency` (default half the pool) requests
+//! per school in flight, the rest of the pool stays free for the others.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tenancy::TenantId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::error::ApiError;
+use crate::config::Config;
+
+/// The limits' settings.
+#[derive(Clone, Copy, Debug)]
+pub struct LimitSettings {
+    /// Requests per second per school; `None` turns the rate limit off.
+    pub rate_per_sec: Option<NonZeroU32>,
+    pub burst: NonZeroU32,
+    /// Requests per school holding database work at once.
+    pub max_concurrency: usize,
+    /// How long a request waits for one of its school's slots before it is refused.
+    pub queue_wait: Duration,
+}
+
+/// How often each limit refused a request since start (for metrics and tests).
+#[derive(Debug, Default)]
+pub struct LimitCounters {
+    rate_limited: AtomicU64,
+    concurrency_limited: AtomicU64,
+}
+
+impl LimitCounters {
+    /// Requests refused because their school exceeded its request rate.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+    /// Requests refused because their school already had its maximum in flight.
+    pub fn concurrency_limited(&self) -> u64 {
+        self.concurrency_limited.load(Ordering::Relaxed)
+    }
+}
+
+/// A slot of a school's concurrency allowance, released when the request ends.
+#[derive(Debug)]
+pub struct TenantSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Per-school limits, shared by every request of the process.
+pub struct Limits {
+    settings: LimitSettings,
+    rate: Option<DefaultKeyedRateLimiter<TenantId>>,
+    // Idle schools' semaphores are dropped after a while; a semaphore in use is kept alive by
+    // its permits' `Arc`, so eviction never breaks a request in flight.
+    slots: moka::future::Cache<TenantId, Arc<Semaphore>>,
+    counters: LimitCounters,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits")
+            .field("settings", &self.settings)
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+impl Limits {
+    pub fn new(settings: LimitSettings) -> Self {
+        let rate = settings.rate_per_sec.map(|per_sec| {
+            RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(settings.burst))
+        });
+        Self {
+            settings,
+            rate,
+            slots: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(300))
+                .build(),
+            counters: LimitCounters::default(),
+        }
+    }
+
+    pub fn counters(&self) -> &LimitCounters {
+        &self.counters
+    }
+
+    /// Lets a request of `tenant` through, or says when to retry. The returned slot must live
+    /// as long as the request's database work.
+    pub async fn admit(&self, tenant: TenantId) -> Result<TenantSlot, ApiError> {
+        if let Some(rate) = &self.rate {
+            if let Err(not_until) = rate.check_key(&tenant) {
+                self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                return Err(ApiError::rate_limited(
+                    "this school is sending requests faster than its rate limit",
+                    wait,
+                ));
+            }
+        }
+        let max = self.settings.max_concurrency.max(1);
+        let semaphore = self
+            .slots
+            .get_with(tenant, async { Arc::new(Semaphore::new(max)) })
+            .await;
+        match tokio::time::timeout(self.settings.queue_wait, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(TenantSlot { _permit: permit }),
+            // Timed out (or, never in practice, the semaphore was closed).
+            _ => {
+                self.counters
+                    .concurrency_limited
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::rate_limited(
+                    "this school has too many requests in progress",
+                    Duration::from_secs(1),
+                ))
+            }
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The limits `config` asks for.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            rate_per_sec: NonZeroU32::new(config.rate_limit_per_sec),
+            burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN),
+            max_concurrency: config
+                .tenant_max_concurrency
+                .unwrap_or(config.pool_size / 2)
+                .max(1),
+            queue_wait: Duration::from_millis(config.pool_timeout_ms),
+        }
+    }
+}
+
+/// Sets the runtime connections' session defaults: statement, lock and idle-in-transaction
+/// timeouts (0 = none), appended to any `options` the URL already carries. A school's own
+/// statement timeout is applied per transaction by `wizreg.enter_tenant`.
+pub fn apply_session_timeouts(config: &Config, pg: &mut tokio_postgres::Config) {
+    let mut options = pg.get_options().unwrap_or_default().to_owned();
+    for (setting, ms) in [
+        ("statement_timeout", config.statement_timeout_ms),
+        ("lock_timeout", config.lock_timeout_ms),
+        (
+            "idle_in_transaction_session_timeout",
+            config.idle_in_transaction_timeout_ms,
+        ),
+    ] {
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!("-c {setting}={ms}"));
+    }
+    pg.options(options);
+}
