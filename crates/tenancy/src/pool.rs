@@ -4,10 +4,13 @@
 //! The second promise has two layers. [`crate::TenantTx`] rolls back before it lets a
 //! connection go, even when its future is dropped mid-flight; and [`ConnectionManager::recycle`]
 //! is the backstop: a connection whose `in_transaction` flag is still set is thrown away rather
-//! than reused.
+//! than reused. With [`PoolOptions::verify_on_checkout`], every reused connection is also
+//! asked by the server itself whether it is idle and has no tenant set ([`CheckoutStats`]).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
@@ -36,6 +39,21 @@ pub struct PoolOptions {
     /// How long a request may wait for a connection before it is told to retry.
     pub acquire_timeout: Duration,
     pub statement_mode: StatementMode,
+    /// The tenant setting's name, to have the server confirm at every checkout of a reused
+    /// connection that no transaction is open and the setting is unset. Costs one round trip
+    /// per checkout: for tests and diagnostics. A failing connection is counted and discarded.
+    pub verify_on_checkout: Option<&'static str>,
+}
+
+/// What checkout verification saw, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct CheckoutStats {
+    /// Reused connections the server was asked about.
+    pub verified: AtomicU64,
+    /// Of those, how many were inside a transaction or had a tenant set (expected: none).
+    pub violations: AtomicU64,
+    /// Connections discarded before any check because they came back flagged mid-transaction.
+    pub discarded_in_transaction: AtomicU64,
 }
 
 impl Default for PoolOptions {
@@ -44,6 +62,7 @@ impl Default for PoolOptions {
             max_size: 16,
             acquire_timeout: Duration::from_secs(2),
             statement_mode: StatementMode::Prepared,
+            verify_on_checkout: None,
         }
     }
 }
@@ -55,6 +74,8 @@ pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPoo
     let manager = ConnectionManager {
         config,
         statement_mode: options.statement_mode,
+        verify_on_checkout: options.verify_on_checkout,
+        stats: Arc::default(),
     };
     let timeouts = managed::Timeouts {
         wait: Some(options.acquire_timeout),
@@ -74,7 +95,21 @@ pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPoo
 pub struct ConnectionManager {
     config: tokio_postgres::Config,
     statement_mode: StatementMode,
+    verify_on_checkout: Option<&'static str>,
+    stats: Arc<CheckoutStats>,
 }
+
+impl ConnectionManager {
+    /// Counters of the checks made when connections are reused.
+    pub fn checkout_stats(&self) -> &CheckoutStats {
+        &self.stats
+    }
+}
+
+/// In an implicit (single-statement) transaction `now()` is this statement's start; inside an
+/// open transaction block it is the block's start, an earlier instant.
+const CHECKOUT_CHECK_SQL: &str =
+    "select nullif(current_setting($1, true), '') is null and now() = statement_timestamp()";
 
 /// One pooled server connection and its per-connection statement cache.
 #[derive(Debug)]
@@ -110,10 +145,27 @@ impl managed::Manager for ConnectionManager {
             return Err(RecycleError::message("connection closed"));
         }
         if conn.in_transaction {
+            self.stats
+                .discarded_in_transaction
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!("a connection came back inside a transaction; discarding it");
             return Err(RecycleError::message(
                 "connection returned inside a transaction",
             ));
+        }
+        if let Some(setting) = self.verify_on_checkout {
+            self.stats.verified.fetch_add(1, Ordering::Relaxed);
+            let clean = conn
+                .client
+                .query_typed(CHECKOUT_CHECK_SQL, &[(&setting, Type::TEXT)])
+                .await
+                .ok()
+                .and_then(|rows| rows.first().map(|row| row.get::<_, bool>(0)));
+            if clean != Some(true) {
+                self.stats.violations.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("a reused connection was inside a transaction or had a tenant set; discarding it");
+                return Err(RecycleError::message("connection failed checkout verification"));
+            }
         }
         Ok(())
     }

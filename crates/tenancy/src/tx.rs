@@ -101,6 +101,11 @@ impl Tenancy {
         self.pool.status()
     }
 
+    /// What checkout verification counted ([`crate::PoolOptions::verify_on_checkout`]).
+    pub fn checkout_stats(&self) -> &crate::pool::CheckoutStats {
+        self.pool.manager().checkout_stats()
+    }
+
     /// Closes the pool: idle connections end, new requests fail fast.
     pub fn close(&self) {
         self.pool.close();

@@ -33,6 +33,8 @@ enum Command {
     /// Manage tenants (schools).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Check the live database's isolation setup: exit 0 safe, 1 findings, 2 could not check.
+    Audit,
     /// Print the connection URL in use, for `psql "$(wizreg db-url)"`.
     DbUrl {
         /// Which role's URL.
@@ -71,6 +73,9 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
+    if let Some(Command::Audit) = cli.command {
+        return runtime.block_on(crate::audit::command(cli.config));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
@@ -89,6 +94,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         .unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["wizreg"]).args));
     match command {
         Command::Serve(args) => crate::serve::run(config, args).await,
+        Command::Audit => unreachable!("handled in main: it has its own exit codes"),
         Command::DbUrl { role } => {
             println!("{}", Database::url(&config, role)?);
             Ok(())

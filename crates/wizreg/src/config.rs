@@ -113,6 +113,11 @@ pub struct Config {
     )]
     pub admin_token: Option<Secret>,
 
+    /// Have the server confirm, at every reuse of a pooled connection, that no transaction is
+    /// open and no tenant is set (one extra round trip per request; for diagnostics).
+    #[arg(long, env = "WIZREG_VERIFY_CHECKOUT", global = true)]
+    pub verify_checkout: bool,
+
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WIZREG_LOG_JSON", global = true)]
     pub log_json: bool,

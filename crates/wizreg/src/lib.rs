@@ -2,6 +2,7 @@
 //! Security. The binary's commands live in [`cli`]; the API in [`http`]; school data in
 //! [`domain`]; tenant lifecycle (the only platform-privileged code) in [`tenants`].
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod database;

@@ -24,6 +24,7 @@ impl Platform {
             max_size: 4,
             acquire_timeout: Duration::from_secs(5),
             statement_mode,
+            ..PoolOptions::default()
         };
         Self {
             pool: build_pool(config, options),

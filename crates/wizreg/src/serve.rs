@@ -42,6 +42,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     // Runs on this (long-lived) thread: the embedded server's parent-death signal is tied to it.
     let database = tokio::task::block_in_place(|| Database::open(&config))?;
     database.migrate().await?;
+    crate::audit::refuse_unsafe(&database).await?;
     if database.is_embedded() {
         let platform = database.connect(Role::Platform).await?;
         if tenants::seed_demo_if_empty(&platform)
@@ -92,6 +93,9 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
             StatementModeArg::Prepared => StatementMode::Prepared,
             StatementModeArg::Unnamed => StatementMode::Unnamed,
         },
+        verify_on_checkout: config
+            .verify_checkout
+            .then_some(crate::audit::TENANT_SETTING),
     };
     let mut runtime = database.config(Role::App);
     runtime.application_name("wizreg");

@@ -1,0 +1,96 @@
+//! `wizreg audit` and the same check at `serve` start: Wizreg's conventions (schema, runtime
+//! role, tenant setting, allowed SECURITY DEFINER functions) handed to [`tenancy::audit`].
+//!
+//! Exit codes follow the contract: 0 safe, 1 findings (one per line on stdout, with the object
+//! and the fix), 2 could not check.
+
+use std::process::ExitCode;
+
+use tenancy::audit::{self, AuditReport, AuditTarget};
+
+use crate::config::Config;
+use crate::database::{Database, Role, RUNTIME_ROLE};
+use crate::error::StartupError;
+
+/// The setting `wizreg.enter_tenant` sets for one transaction.
+pub const TENANT_SETTING: &str = "wizreg.current_tenant";
+
+/// SECURITY DEFINER functions the runtime role may call, as `schema.name(arg types)`. Each one
+/// runs as its owner, outside RLS: add one only after reviewing that it cannot return or change
+/// another tenant's rows, and give it `set search_path = pg_catalog, pg_temp`.
+pub const DEFINER_ALLOW_LIST: &[&str] = &[];
+
+/// What Wizreg's audit inspects, for the role requests run as.
+pub fn target(runtime_role: &str) -> AuditTarget {
+    AuditTarget {
+        schema: "wizreg".into(),
+        runtime_role: runtime_role.into(),
+        tenant_setting: TENANT_SETTING.into(),
+        tenant_column: "tenant_id".into(),
+        definer_allow_list: DEFINER_ALLOW_LIST.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// Audits `database`: reads the catalogue as the administrator, for the `DATABASE_URL` user.
+pub async fn inspect(database: &Database) -> Result<AuditReport, StartupError> {
+    let runtime_role = database
+        .config(Role::App)
+        .get_user()
+        .unwrap_or(RUNTIME_ROLE)
+        .to_owned();
+    let admin = database.connect(Role::Admin).await?;
+    audit::run(&admin, &target(&runtime_role))
+        .await
+        .map_err(|e| StartupError::Config(format!("the isolation audit could not run: {e}")))
+}
+
+/// `wizreg audit`.
+pub async fn command(config: Config) -> ExitCode {
+    let report = match Database::open(&config) {
+        Ok(database) => inspect(&database).await,
+        Err(err) => Err(err),
+    };
+    match report {
+        Ok(report) => {
+            for finding in &report.findings {
+                println!("{finding}");
+            }
+            let seen = &report.inspected;
+            eprintln!(
+                "wizreg audit: {} finding(s); inspected {} tenant table(s), {} policies, {} unique keys, {} foreign keys, {} schemas, {} views, {} SECURITY DEFINER functions, server_version_num {}",
+                report.findings.len(),
+                seen.tenant_tables.len(),
+                seen.policies,
+                seen.unique_keys,
+                seen.foreign_keys,
+                seen.schemas,
+                seen.views,
+                seen.definer_functions,
+                seen.server_version
+            );
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(err) => {
+            eprintln!("wizreg: could not check: {err} (is the database migrated and reachable?)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `serve` refuses to start on a database the audit finds unsafe.
+pub async fn refuse_unsafe(database: &Database) -> Result<(), StartupError> {
+    let report = inspect(database).await?;
+    if report.is_clean() {
+        return Ok(());
+    }
+    let lines: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+    Err(StartupError::Unsafe(format!(
+        "refusing to serve: the isolation audit found {} problem(s) (run `wizreg audit`):\n  {}",
+        lines.len(),
+        lines.join("\n  ")
+    )))
+}
