@@ -32,8 +32,10 @@ revoke all on function wizreg.enter_tenant(uuid) from public;
 grant execute on function wizreg.enter_tenant(uuid) to wizreg_app, wizreg_platform;
 
 -- Idempotency keys: a POST retried with the same key gets the first answer back. One row per
--- (school, key); `response_status` is null while the first request's transaction runs (other
--- transactions never see that state: the row commits with the created record, or not at all).
+-- (school, key), written in the same transaction as the record it created, so both commit or
+-- neither does. "In progress" is not a row state: it is a transaction-scoped advisory lock on
+-- (school, key), which every other request sees at once and which ends with the transaction,
+-- so a crash never leaves a key stuck in progress.
 create table wizreg.idempotency_key (
   tenant_id uuid not null
     default nullif(current_setting('wizreg.current_tenant', true), '')::uuid
@@ -41,8 +43,8 @@ create table wizreg.idempotency_key (
   key text not null constraint idempotency_key_length check (char_length(key) between 1 and 255),
   -- SHA-256 of method, path and the canonical JSON body.
   fingerprint bytea not null,
-  response_status smallint,
-  response_body text,
+  response_status smallint not null,
+  response_body text not null,
   response_location text,
   created_at timestamptz not null default now(),
   constraint idempotency_key_pkey primary key (tenant_id, key)

@@ -1,0 +1,128 @@
+//! `Idempotency-Key` on `POST`: the header extractor, and [`create`], which runs a create so
+//! that a retry with the same key and body gets the first answer (see
+//! [`crate::idempotency`] for how the key is kept).
+//!
+//! Round trips: without a key, a create is one (BEGIN, enter_tenant, INSERT and COMMIT
+//! pipelined). With a key it is three: the claim (pipelined behind BEGIN), the insert, and the
+//! stored answer with COMMIT pipelined behind it.
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tenancy::Query;
+
+use super::error::ApiError;
+use super::tenant::Tenant;
+use super::AppState;
+use crate::domain::input::{FieldErrors, Input};
+use crate::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+
+/// Set on a replayed answer, so a client can tell a replay from a fresh create.
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The `Idempotency-Key` header, if sent; a malformed one is a 400.
+#[derive(Debug)]
+pub struct IdempotencyHeader(Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(Self(None)),
+            Some(raw) => IdempotencyKey::parse(raw.as_bytes())
+                .map(|key| Self(Some(key)))
+                .ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+                    )
+                }),
+        }
+    }
+}
+
+impl IdempotencyHeader {
+    /// Binds the key to this request: `POST <path>` with `body` (read before parsing it).
+    pub fn for_request(self, path: &str, body: &Input) -> Option<KeyedRequest> {
+        self.0.map(|key| KeyedRequest {
+            fingerprint: idempotency::fingerprint("POST", path, body.remaining()),
+            key,
+        })
+    }
+}
+
+/// A key and the fingerprint of the request that carries it.
+#[derive(Debug)]
+pub struct KeyedRequest {
+    key: IdempotencyKey,
+    fingerprint: Vec<u8>,
+}
+
+/// Runs `insert` and answers `201` with the record and its `Location`; with a key, replays
+/// the first answer instead when the key was used before (409 if that request is still
+/// running, 422 if it had another body).
+pub async fn create<T: Serialize + 'static>(
+    state: &AppState,
+    tenant: &Tenant,
+    keyed: Option<KeyedRequest>,
+    insert: Query<T>,
+    location: fn(&T) -> String,
+) -> Result<Response, ApiError> {
+    let Some(KeyedRequest { key, fingerprint }) = keyed else {
+        let record = state.tenancy.run(tenant.id(), insert).await?;
+        return Ok(respond(created(&record, location)?, false));
+    };
+    let ttl = state.idempotency_ttl;
+    // Dropping `tx` on any early return rolls back (and releases the key).
+    let mut tx = state.tenancy.begin(tenant.id()).await?;
+    match tx.run(idempotency::claim(&key, ttl)).await? {
+        Claim::Fresh => {}
+        Claim::InProgress => return Err(in_progress()),
+        Claim::Done {
+            fingerprint: first,
+            response,
+        } if first == fingerprint => return Ok(respond(response, true)),
+        Claim::Done { .. } => {
+            return Err(ApiError::validation(FieldErrors::from([(
+                "Idempotency-Key".to_owned(),
+                "was already used with a different request".to_owned(),
+            )])))
+        }
+    }
+    let record = tx.run(insert).await?;
+    let response = created(&record, location)?;
+    tx.run_and_commit(idempotency::store(&key, fingerprint, response.clone()))
+        .await?;
+    Ok(respond(response, false))
+}
+
+/// 409: a request with the same key holds it (or committed a moment ago).
+pub fn in_progress() -> ApiError {
+    ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly")
+}
+
+fn created<T: Serialize>(record: &T, location: fn(&T) -> String) -> Result<StoredResponse, ApiError> {
+    Ok(StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        body: serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?,
+        location: Some(location(record)),
+    })
+}
+
+fn respond(stored: StoredResponse, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(location) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
