@@ -43,7 +43,10 @@ async fn check_views(
                 FindingKind::ViewNotSecurityInvoker,
                 format!("materialized view {name}"),
                 "is readable by the runtime role and holds rows copied without any policy",
-                format!("revoke select on {name} from {}, public (or drop it)", target.runtime_role),
+                format!(
+                    "revoke select on {name} from {}, public (or drop it)",
+                    target.runtime_role
+                ),
             ));
         } else if !invoker {
             report.findings.push(Finding::new(
@@ -180,7 +183,10 @@ async fn check_setting_defaults(
             FindingKind::TenantSettingDefault,
             format!("setting {}", target.tenant_setting),
             "is set in the server configuration, so every session starts with a tenant",
-            format!("remove it from postgresql.conf / postgresql.auto.conf (alter system reset {})", target.tenant_setting),
+            format!(
+                "remove it from postgresql.conf / postgresql.auto.conf (alter system reset {})",
+                target.tenant_setting
+            ),
         ));
     }
     Ok(())
@@ -211,7 +217,9 @@ async fn check_version(client: &Client, report: &mut AuditReport) -> Result<(), 
         .query_one("select current_setting('server_version_num')", &[])
         .await?
         .get(0);
-    let version: u32 = text.parse().map_err(|_| AuditError::Version(text.clone()))?;
+    let version: u32 = text
+        .parse()
+        .map_err(|_| AuditError::Version(text.clone()))?;
     report.inspected.server_version = version;
     if let Some(finding) = version_finding(version) {
         report.findings.push(finding);
@@ -246,10 +254,14 @@ mod tests {
 
     #[test]
     fn servers_before_the_rls_fixes_are_findings_and_later_ones_are_not() {
-        for old in [150_008, 150_013, 160_004, 170_000, 140_018, 130_021, 120_022] {
+        for old in [
+            150_008, 150_013, 160_004, 170_000, 140_018, 130_021, 120_022,
+        ] {
             assert!(version_finding(old).is_some(), "{old}");
         }
-        for new in [150_014, 150_018, 160_010, 170_006, 180_000, 140_019, 130_022] {
+        for new in [
+            150_014, 150_018, 160_010, 170_006, 180_000, 140_019, 130_022,
+        ] {
             assert!(version_finding(new).is_none(), "{new}");
         }
     }

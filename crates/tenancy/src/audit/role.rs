@@ -48,7 +48,9 @@ pub(super) async fn check(
         report.findings.push(Finding::new(
             FindingKind::RuntimeRoleCanCreate,
             format!("schema {schema}"),
-            format!("{role} may create objects here (a view, a function or a table to shadow ours)"),
+            format!(
+                "{role} may create objects here (a view, a function or a table to shadow ours)"
+            ),
             format!("revoke create on schema {schema} from {role}, public"),
         ));
     }

@@ -140,7 +140,11 @@ async fn check_policies(
                 expected.clone(),
             ));
         }
-        for (_, policy) in policies.iter().enumerate().filter(|(i, _)| Some(*i) != good) {
+        for (_, policy) in policies
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != good)
+        {
             let name: String = policy.get(1);
             report.findings.push(Finding::new(
                 FindingKind::ExtraPolicy,

@@ -4,6 +4,8 @@
 mod harness;
 
 mod admin_tenants;
+mod audit;
+mod audit_findings;
 mod houses;
 mod isolation;
 mod launcher;
