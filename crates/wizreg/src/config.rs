@@ -11,6 +11,35 @@ use clap::{Args, ValueEnum};
 pub enum AuthMode {
     /// No credential: the tenant comes from `X-Tenant` or the Host subdomain. Loopback only.
     Open,
+    /// `Authorization: Bearer wzk_…`: an API key, which decides the tenant.
+    #[value(name = "api-key")]
+    ApiKey,
+    /// `Authorization: Bearer <JWT>` whose tenant claim decides the tenant.
+    Jwt,
+    /// Either an API key or a JWT.
+    #[value(name = "api-key,jwt", alias = "jwt,api-key")]
+    ApiKeyOrJwt,
+}
+
+impl AuthMode {
+    pub fn accepts_api_keys(self) -> bool {
+        matches!(self, Self::ApiKey | Self::ApiKeyOrJwt)
+    }
+    pub fn accepts_jwts(self) -> bool {
+        matches!(self, Self::Jwt | Self::ApiKeyOrJwt)
+    }
+}
+
+/// Signature algorithms accepted for JWTs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with the shared secret `WIZREG_JWT_SECRET`.
+    Hs256,
+    /// RSA PKCS#1 v1.5 with SHA-256, verified with `WIZREG_JWT_PUBLIC_KEY_FILE`.
+    Rs256,
+    /// ECDSA P-256 with SHA-256, verified with `WIZREG_JWT_PUBLIC_KEY_FILE`.
+    Es256,
 }
 
 /// How SQL statements are sent to the server.
@@ -84,6 +113,67 @@ pub struct Config {
     )]
     pub pool_timeout_ms: u64,
 
+    /// Milliseconds a statement may run before the database cancels it (503). A school's own
+    /// `statement_timeout_ms` (PATCH /admin/tenants/{id}) overrides it in its transactions.
+    #[arg(
+        long,
+        env = "WIZREG_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+
+    /// Milliseconds a statement may wait for a row lock before it is cancelled (503).
+    #[arg(
+        long,
+        env = "WIZREG_LOCK_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
+
+    /// Milliseconds a connection may sit idle inside a transaction before the database ends
+    /// the session (a backstop against a stuck request holding locks).
+    #[arg(
+        long,
+        env = "WIZREG_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 10000,
+        global = true
+    )]
+    pub idle_in_transaction_timeout_ms: u64,
+
+    /// Requests per second each school may make (token bucket); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "WIZREG_RATE_LIMIT_PER_SEC",
+        default_value_t = 0,
+        global = true
+    )]
+    pub rate_limit_per_sec: u32,
+
+    /// Requests a school may make in one burst above its rate (with WIZREG_RATE_LIMIT_PER_SEC).
+    #[arg(
+        long,
+        env = "WIZREG_RATE_LIMIT_BURST",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Requests of one school that may use the database at once; more wait up to the pool
+    /// timeout, then get 429. Default: half the pool, so one school never holds it all.
+    #[arg(long, env = "WIZREG_TENANT_MAX_CONCURRENCY", global = true)]
+    pub tenant_max_concurrency: Option<usize>,
+
+    /// Seconds an idempotency key is remembered.
+    #[arg(
+        long,
+        env = "WIZREG_IDEMPOTENCY_TTL_SECS",
+        default_value_t = 86400,
+        global = true
+    )]
+    pub idempotency_ttl_secs: u64,
+
     /// `unnamed` behind a transaction pooler (PgBouncer in transaction mode).
     #[arg(
         long,
@@ -113,6 +203,66 @@ pub struct Config {
     )]
     pub admin_token: Option<Secret>,
 
+    /// Server secret that API keys are hashed with (HMAC-SHA256). In embedded mode without
+    /// one, a secret is generated and kept in the data directory (`key-secret`, mode 0600).
+    #[arg(long, env = "WIZREG_KEY_SECRET", global = true, hide_env_values = true)]
+    pub key_secret: Option<Secret>,
+
+    /// Seconds a verified API key stays cached (revocations also reach every process at once
+    /// by NOTIFY; this is the backstop).
+    #[arg(
+        long,
+        env = "WIZREG_API_KEY_CACHE_TTL_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub api_key_cache_ttl_secs: u64,
+
+    /// Shared secret for HS256 JWTs.
+    #[arg(long, env = "WIZREG_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// PEM public key (SPKI or PKCS#1) for RS256/ES256 JWTs.
+    #[arg(long, env = "WIZREG_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// The one algorithm JWTs must be signed with.
+    #[arg(
+        long,
+        env = "WIZREG_JWT_ALGORITHM",
+        value_enum,
+        ignore_case = true,
+        default_value = "HS256",
+        global = true
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// Required `iss` claim of JWTs (unchecked when unset).
+    #[arg(long, env = "WIZREG_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim of JWTs (unchecked when unset).
+    #[arg(long, env = "WIZREG_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+
+    /// The JWT claim holding the tenant's UUID.
+    #[arg(
+        long,
+        env = "WIZREG_JWT_TENANT_CLAIM",
+        default_value = "tenant_id",
+        global = true
+    )]
+    pub jwt_tenant_claim: String,
+
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
+    #[arg(
+        long,
+        env = "WIZREG_JWT_LEEWAY_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub jwt_leeway_secs: u64,
+
     /// Have the server confirm, at every reuse of a pooled connection, that no transaction is
     /// open and no tenant is set (one extra round trip per request; for diagnostics).
     #[arg(long, env = "WIZREG_VERIFY_CHECKOUT", global = true)]
@@ -121,6 +271,16 @@ pub struct Config {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WIZREG_LOG_JSON", global = true)]
     pub log_json: bool,
+
+    /// How many schools get a `tenant` label of their own in /metrics (the first ones served);
+    /// later ones share `other`. 0: every school is `other`.
+    #[arg(
+        long,
+        env = "WIZREG_METRICS_TENANT_LABELS",
+        default_value_t = crate::metrics::DEFAULT_TENANT_LABELS,
+        global = true
+    )]
+    pub metrics_tenant_labels: usize,
 }
 
 /// `wizreg serve` options.
@@ -129,6 +289,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "WIZREG_BIND", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
+
+    /// On SIGTERM or Ctrl-C, seconds in-flight requests get to finish before the server stops
+    /// anyway.
+    #[arg(long, env = "WIZREG_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Config {

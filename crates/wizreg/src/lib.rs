@@ -3,14 +3,21 @@
 //! [`domain`]; tenant lifecycle (the only platform-privileged code) in [`tenants`].
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod database;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idempotency;
+pub mod logging;
+pub mod metrics;
 pub mod migrate;
+pub mod offboard;
 pub mod platform;
+pub mod portability;
 pub mod registry;
 pub mod serve;
+pub mod tenant_events;
 pub mod tenants;

@@ -9,6 +9,7 @@ use tenancy::pool::build_pool;
 use tenancy::{PoolOptions, StatementMode, Tenancy};
 use tokio::net::TcpListener;
 
+use crate::auth::Authenticator;
 use crate::config::{Config, Secret, ServeArgs, StatementModeArg};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
@@ -21,16 +22,13 @@ use crate::tenants;
 pub const ENTER_TENANT_SQL: &str = "select wizreg.enter_tenant($1)";
 
 pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if config.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let subscriber = crate::logging::subscriber(
+        config.log_json,
+        crate::logging::filter_from_env(),
+        std::io::stderr,
+    );
+    // A second call (tests, or a command that already set it up) keeps the first subscriber.
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
 }
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
@@ -99,21 +97,35 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     };
     let mut runtime = database.config(Role::App);
     runtime.application_name("wizreg");
+    crate::http::limits::apply_session_timeouts(config, &mut runtime);
     let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),
         Duration::from_secs(config.tenant_cache_ttl_secs),
     );
+    // Other processes' tenant changes clear this cache at once; the TTL is the backstop.
+    crate::tenant_events::spawn_listener(
+        database.config(Role::App),
+        registry.clone(),
+        tenancy.clone(),
+    );
     let platform = Platform::new(database, options.statement_mode);
     let admin_token = admin_token(config, database)?;
+    let auth = Authenticator::from_config(config, database, &tenancy)?;
     Ok(AppState::new(
         tenancy,
         registry,
         &config.base_domain,
         platform,
         admin_token,
-    ))
+    )
+    .with_limits(
+        crate::http::limits::LimitSettings::from_config(config),
+        Duration::from_secs(config.idempotency_ttl_secs),
+    )
+    .with_auth(auth)
+    .with_tenant_label_limit(config.metrics_tenant_labels))
 }
 
 /// Superusers and BYPASSRLS roles ignore every policy: serving as one would void isolation.

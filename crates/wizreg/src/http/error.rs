@@ -123,6 +123,13 @@ impl ApiError {
         err.retry_after_secs = Some(1);
         err
     }
+    /// 429: the school is over one of its limits; `retry_after` is rounded up to whole seconds.
+    pub fn rate_limited(message: &'static str, retry_after: std::time::Duration) -> Self {
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        err.retry_after_secs = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
+        err
+    }
     pub fn internal(cause: String) -> Self {
         let mut err = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +161,7 @@ impl From<ResolveError> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
+        crate::metrics::metrics().count_db_error(&err);
         let mut api = match (err.kind(), err.constraint()) {
             (DbErrorKind::UniqueViolation, Some("student_email_key")) => {
                 Self::conflict("a student of this school already has this email")
@@ -163,6 +171,10 @@ impl From<DbError> for ApiError {
             }
             (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => {
                 Self::conflict("a school with this slug exists")
+            }
+            // Another request with the same Idempotency-Key committed first.
+            (DbErrorKind::UniqueViolation, Some("idempotency_key_pkey")) => {
+                super::idempotency::in_progress()
             }
             (DbErrorKind::UniqueViolation, _) => {
                 Self::conflict("this would duplicate an existing record")
@@ -176,7 +188,11 @@ impl From<DbError> for ApiError {
                 "validation_failed",
                 "a value is out of range",
             ),
-            (DbErrorKind::Timeout, _) => Self::unavailable("the database took too long; retry"),
+            // 57014 (statement timeout) or 55P03 (lock timeout): the work was cancelled and
+            // rolled back, so a retry is safe.
+            (DbErrorKind::Timeout, _) => Self::unavailable(
+                "the database did not finish this request within its time limit; nothing was changed, retry",
+            ),
             (DbErrorKind::Unavailable, _) => {
                 Self::unavailable("the database is unavailable; retry")
             }

@@ -4,6 +4,10 @@ pub mod admin;
 pub mod body;
 pub mod error;
 pub mod houses;
+pub mod idempotency;
+pub mod limits;
+pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
@@ -13,15 +17,16 @@ pub mod tenant;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 use tenancy::Tenancy;
 
-use self::error::{ApiError, ErrorCause};
+use self::error::ApiError;
+use crate::auth::Authenticator;
 use crate::config::Secret;
+use crate::metrics::{TenantLabels, DEFAULT_TENANT_LABELS};
 use crate::platform::Platform;
 use crate::registry::Registry;
 
@@ -33,6 +38,14 @@ pub struct AppState {
     pub base_domain: Arc<str>,
     /// Set on shutdown: readiness fails so load balancers stop sending traffic.
     pub draining: Arc<AtomicBool>,
+    /// Per-school rate and concurrency limits.
+    pub limits: Arc<limits::Limits>,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: std::time::Duration,
+    /// Credential checks (API keys, JWTs) and API key management.
+    pub auth: Authenticator,
+    /// Which schools get a `tenant` metric label of their own.
+    pub tenant_labels: Arc<TenantLabels>,
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
@@ -51,13 +64,46 @@ impl AppState {
             registry,
             base_domain: base_domain.into(),
             draining: Arc::new(AtomicBool::new(false)),
+            limits: Arc::new(limits::Limits::new(limits::LimitSettings {
+                rate_per_sec: None,
+                burst: std::num::NonZeroU32::MIN,
+                max_concurrency: tokio::sync::Semaphore::MAX_PERMITS,
+                queue_wait: std::time::Duration::ZERO,
+            })),
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
+            auth: Authenticator::open(),
+            tenant_labels: Arc::new(TenantLabels::new(DEFAULT_TENANT_LABELS)),
             platform,
             admin_token,
         }
     }
 
+    /// Replaces the default `open` authentication.
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Replaces the (unlimited) default limits and idempotency key lifetime.
+    pub fn with_limits(
+        mut self,
+        limits: limits::LimitSettings,
+        idempotency_ttl: std::time::Duration,
+    ) -> Self {
+        self.limits = Arc::new(limits::Limits::new(limits));
+        self.idempotency_ttl = idempotency_ttl;
+        self
+    }
+
+    /// Gives the first `limit` schools served a metric label of their own.
+    pub fn with_tenant_label_limit(mut self, limit: usize) -> Self {
+        self.tenant_labels = Arc::new(TenantLabels::new(limit));
+        self
+    }
+
     /// Closes both pools (at shutdown).
     pub fn close(&self) {
+        self.auth.close();
         self.tenancy.close();
         self.platform.close();
     }
@@ -97,31 +143,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
+        .route("/metrics", get(metrics::metrics_text))
         .merge(admin::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(limits::reject_oversized_headers))
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
-}
-
-/// One log line per request: method, route, status, time and (for errors) the classified
-/// cause. Never a body, a header value or database text.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", %method, %path, tenant = tracing::field::Empty);
-    let started = std::time::Instant::now();
-    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let _entered = span.enter();
-    match response.extensions().get::<ErrorCause>() {
-        Some(ErrorCause(cause)) if status >= 500 => {
-            tracing::error!(status, elapsed_ms, cause, "request failed")
-        }
-        Some(ErrorCause(cause)) => tracing::info!(status, elapsed_ms, cause, "request"),
-        None => tracing::info!(status, elapsed_ms, "request"),
-    }
-    response.into_response()
 }

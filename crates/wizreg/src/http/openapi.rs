@@ -1,9 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{
+    Http, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, error, houses, ops, students};
+use super::{admin, error, houses, metrics, ops, students};
 use crate::{domain, registry};
 
 #[derive(Debug, OpenApi)]
@@ -27,9 +29,13 @@ use crate::{domain, registry};
         admin::tenants::list,
         admin::tenants::get,
         admin::tenants::update,
+        admin::api_keys::create,
+        admin::api_keys::list,
+        admin::api_keys::revoke,
         ops::healthz,
         ops::readyz,
         ops::openapi,
+        metrics::metrics_text,
     ),
     components(schemas(
         domain::students::Student,
@@ -40,6 +46,8 @@ use crate::{domain, registry};
         registry::TenantStatus,
         admin::tenants::NewTenantInput,
         admin::tenants::TenantPatchInput,
+        admin::api_keys::IssuedApiKey,
+        crate::auth::key_store::ApiKeySummary,
         error::ErrorBody,
         error::ErrorDetail,
     )),
@@ -58,5 +66,50 @@ impl Modify for SecuritySchemes {
             "admin_token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        // Tenant routes: WIZREG_AUTH decides which of these is required (none when `open`).
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key, `wzk_…`, bound to one school"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose tenant claim (default `tenant_id`) is the school's UUID",
+                    ))
+                    .build(),
+            ),
+        );
+        // Every tenant route takes either credential; `{}` stands for `WIZREG_AUTH=open`.
+        let tenant_security = vec![
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+            SecurityRequirement::new("jwt", Vec::<String>::new()),
+            SecurityRequirement::default(),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !(path.starts_with("/students") || path.starts_with("/houses")) {
+                continue;
+            }
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security = Some(tenant_security.clone());
+            }
+        }
     }
 }

@@ -1,22 +1,32 @@
 //! The `Tenant` extractor: a handler that takes one can only run for a resolved, active school.
 //!
-//! Resolution happens once per request, in authority order: credential (the seam for API keys
-//! and JWTs), then `X-Tenant`, then the Host subdomain. Malformed references are refused here,
-//! before any SQL.
+//! Resolution happens once per request, in authority order: credential (API key or JWT,
+//! verified by [`crate::auth`]), then `X-Tenant`, then the Host subdomain. With a credential,
+//! `X-Tenant` and Host may only name the same school (else `403 tenant_mismatch`). Malformed
+//! references are refused here, before any SQL.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
-use tenancy::{resolve, TenantId};
+use axum::http::{header, request::Parts, StatusCode};
+use tenancy::{resolve, TenantId, TenantRef};
 
 use super::error::ApiError;
+use super::limits::TenantSlot;
 use super::AppState;
 use crate::registry::{TenantRecord, TenantStatus};
 
-/// An active school, resolved from the request.
+/// An active school, resolved from the request and admitted by its limits (the slot it holds
+/// is released when the handler ends).
 #[derive(Clone, Debug)]
-pub struct Tenant(pub Arc<TenantRecord>);
+pub struct Tenant(
+    pub Arc<TenantRecord>,
+    #[expect(
+        dead_code,
+        reason = "held, never read: dropping it frees the school's slot"
+    )]
+    Arc<TenantSlot>,
+);
 
 impl Tenant {
     pub fn id(&self) -> TenantId {
@@ -28,6 +38,8 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // First, so a caller without a valid credential learns nothing about any school.
+        let proven = state.auth.authenticate(&parts.headers).await?;
         let from_header = parts
             .headers
             .get("x-tenant")
@@ -42,18 +54,48 @@ impl FromRequestParts<AppState> for Tenant {
                 .transpose()?
                 .flatten(),
         };
-        let reference = from_header
-            .or(from_host)
-            .ok_or_else(ApiError::tenant_required)?;
-        let record = state
-            .registry
-            .find(&reference)
-            .await?
-            .ok_or_else(ApiError::unknown_tenant)?;
+        let record = match proven {
+            // The credential decides; the other references may only agree with it.
+            Some(id) => {
+                let record = state
+                    .registry
+                    .find(&TenantRef::Id(id))
+                    .await?
+                    .ok_or_else(ApiError::unknown_tenant)?;
+                let mut named = from_header.iter().chain(from_host.iter());
+                if named.any(|reference| !names(&record, reference)) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "tenant_mismatch",
+                        "the X-Tenant header or host names another school than the credential",
+                    ));
+                }
+                record
+            }
+            None => {
+                let reference = from_header
+                    .or(from_host)
+                    .ok_or_else(ApiError::tenant_required)?;
+                state
+                    .registry
+                    .find(&reference)
+                    .await?
+                    .ok_or_else(ApiError::unknown_tenant)?
+            }
+        };
         if record.status == TenantStatus::Suspended {
             return Err(ApiError::tenant_suspended());
         }
-        tracing::Span::current().record("tenant", tracing::field::display(record.id));
-        Ok(Self(record))
+        super::observe::record_tenant(&state.tenant_labels, &record);
+        let slot = state.limits.admit(record.id).await?;
+        Ok(Self(record, Arc::new(slot)))
+    }
+}
+
+/// Whether `reference` (an id or a slug) names the school `record`.
+fn names(record: &TenantRecord, reference: &TenantRef) -> bool {
+    match reference {
+        TenantRef::Id(id) => *id == record.id,
+        TenantRef::Slug(slug) => *slug == record.slug,
     }
 }

@@ -1,0 +1,247 @@
+//! Prometheus metrics: what is counted, under which labels, and the rule that keeps the number
+//! of label values bounded whatever clients send.
+//!
+//! Label rules (a label value never comes from raw client input):
+//! - `route` is the matched route template (`/students/{id}`, trailing slash trimmed), or
+//!   `unmatched` for requests no route took;
+//! - `method` is one of the standard methods, or `other`;
+//! - `status` is the three-digit status code;
+//! - `tenant` is the slug of one of the first `WIZREG_METRICS_TENANT_LABELS` schools this
+//!   process served (default 20), `other` for any school after those, and `none` when the
+//!   request resolved no school (unknown, malformed or absent references never become labels).
+//!
+//! The registry is process-wide, like the process it describes. Recording a request costs two
+//! hash look-ups on pre-existing series (no allocation once a series exists).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
+use axum::http::{Method, StatusCode};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use tenancy::{DbError, DbErrorKind, TenantId};
+
+/// Default for `WIZREG_METRICS_TENANT_LABELS`.
+pub const DEFAULT_TENANT_LABELS: usize = 20;
+
+/// The label of requests that served no school.
+pub const NO_TENANT: &str = "none";
+/// The label of schools past the labelled ones.
+pub const OTHER_TENANT: &str = "other";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+const REQUEST_LABELS: &[&str] = &["route", "method", "status", "tenant"];
+
+/// Every series Wizreg exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    db_errors: IntCounterVec,
+    pool_connections: IntGaugeVec,
+    pool_max: IntGauge,
+    pool_waiting: IntGauge,
+    pool_acquire_timeouts: IntCounter,
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+/// A snapshot of the runtime pool, taken when `/metrics` is scraped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolGauges {
+    pub max_size: usize,
+    pub size: usize,
+    pub idle: usize,
+    pub waiting: usize,
+    /// Acquire timeouts since start.
+    pub acquire_timeouts: u64,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("wizreg_http_requests_total", "HTTP requests answered."),
+            REQUEST_LABELS,
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "wizreg_http_request_duration_seconds",
+                "Time from receiving a request's head to its response head.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            REQUEST_LABELS,
+        )
+        .expect("valid metric");
+        let db_errors = IntCounterVec::new(
+            Opts::new(
+                "wizreg_db_errors_total",
+                "Database errors met while serving requests, by SQLSTATE class (`none`: no SQLSTATE, such as a lost connection) and kind.",
+            ),
+            &["class", "kind"],
+        )
+        .expect("valid metric");
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "wizreg_db_pool_connections",
+                "Runtime pool connections by state.",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let pool_max = IntGauge::new("wizreg_db_pool_max_connections", "Runtime pool size limit.")
+            .expect("valid metric");
+        let pool_waiting = IntGauge::new(
+            "wizreg_db_pool_waiting",
+            "Requests waiting for a runtime connection.",
+        )
+        .expect("valid metric");
+        let pool_acquire_timeouts = IntCounter::new(
+            "wizreg_db_pool_acquire_timeouts_total",
+            "Requests that got no runtime connection within the acquire timeout.",
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(db_errors.clone()),
+            Box::new(pool_connections.clone()),
+            Box::new(pool_max.clone()),
+            Box::new(pool_waiting.clone()),
+            Box::new(pool_acquire_timeouts.clone()),
+        ] {
+            registry.register(collector).expect("names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            db_errors,
+            pool_connections,
+            pool_max,
+            pool_waiting,
+            pool_acquire_timeouts,
+        }
+    }
+
+    /// Records one answered request.
+    pub fn observe_request(
+        &self,
+        route: &str,
+        method: &Method,
+        status: StatusCode,
+        tenant: &str,
+        seconds: f64,
+    ) {
+        let labels = [route, method_label(method), status.as_str(), tenant];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// Counts a database error by its SQLSTATE class and kind.
+    pub fn count_db_error(&self, err: &DbError) {
+        let class = err
+            .sqlstate()
+            .and_then(|state| state.get(..2))
+            .filter(|class| class.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or("none");
+        self.db_errors
+            .with_label_values(&[class, kind_label(err.kind())])
+            .inc();
+    }
+
+    /// The Prometheus text exposition, with the pool gauges as of now.
+    pub fn render(&self, pool: PoolGauges) -> String {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(gauge(pool.size.saturating_sub(pool.idle)));
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(gauge(pool.idle));
+        self.pool_max.set(gauge(pool.max_size));
+        self.pool_waiting.set(gauge(pool.waiting));
+        // The pool keeps its own running total; the counter follows it.
+        let seen = self.pool_acquire_timeouts.get();
+        self.pool_acquire_timeouts
+            .inc_by(pool.acquire_timeouts.saturating_sub(seen));
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("the text encoder writes to memory");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// The `tenant` label rule of one server: the first `limit` schools it serves get their slug as
+/// a label; the rest share `other`.
+#[derive(Debug)]
+pub struct TenantLabels {
+    limit: usize,
+    seen: RwLock<HashMap<TenantId, Arc<str>>>,
+    other: Arc<str>,
+}
+
+impl TenantLabels {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            seen: RwLock::new(HashMap::new()),
+            other: OTHER_TENANT.into(),
+        }
+    }
+
+    /// The label for a resolved school.
+    pub fn label(&self, id: TenantId, slug: &str) -> Arc<str> {
+        if let Some(label) = self
+            .seen
+            .read()
+            .ok()
+            .and_then(|seen| seen.get(&id).cloned())
+        {
+            return label;
+        }
+        let Ok(mut seen) = self.seen.write() else {
+            return self.other.clone();
+        };
+        if seen.len() >= self.limit {
+            return self.other.clone();
+        }
+        seen.entry(id).or_insert_with(|| slug.into()).clone()
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn kind_label(kind: DbErrorKind) -> &'static str {
+    match kind {
+        DbErrorKind::UniqueViolation => "unique_violation",
+        DbErrorKind::ForeignKeyViolation => "foreign_key_violation",
+        DbErrorKind::InvalidData => "invalid_data",
+        DbErrorKind::InsufficientPrivilege => "insufficient_privilege",
+        DbErrorKind::Timeout => "timeout",
+        DbErrorKind::Unavailable => "unavailable",
+        DbErrorKind::Other => "other",
+    }
+}
