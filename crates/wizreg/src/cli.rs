@@ -33,6 +33,9 @@ enum Command {
     /// Manage tenants (schools).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage API keys: each is bound to one school.
+    #[command(subcommand)]
+    Key(crate::auth::commands::KeyCommand),
     /// Check the live database's isolation setup: exit 0 safe, 1 findings, 2 could not check.
     Audit,
     /// Print the connection URL in use, for `psql "$(wizreg db-url)"`.
@@ -95,6 +98,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     match command {
         Command::Serve(args) => crate::serve::run(config, args).await,
         Command::Audit => unreachable!("handled in main: it has its own exit codes"),
+        Command::Key(command) => crate::auth::commands::run(&config, command).await,
         Command::DbUrl { role } => {
             println!("{}", Database::url(&config, role)?);
             Ok(())

@@ -9,11 +9,18 @@ use crate::error::StartupError;
 const BOOTSTRAP: &str = include_str!("../migrations/bootstrap.sql");
 
 /// `(version, name, sql)`, in order. Append only: a shipped migration never changes.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "tenants_houses_students",
-    include_str!("../migrations/0001_tenants_houses_students.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "tenants_houses_students",
+        include_str!("../migrations/0001_tenants_houses_students.sql"),
+    ),
+    (
+        3,
+        "api_keys",
+        include_str!("../migrations/0003_api_keys.sql"),
+    ),
+];
 
 /// Creates the roles and schema if missing, then applies pending migrations. Returns how many
 /// were applied. `runtime_user` (the DATABASE_URL user) is made a member of the runtime role.

@@ -25,6 +25,8 @@ use wizreg::registry::TenantRecord;
 const TEMPLATE: &str = "wizreg_template";
 /// The admin bearer token every test app accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The server secret every test app hashes API keys with.
+pub const KEY_SECRET: &str = "test-key-secret-0123456789abcdef";
 
 /// The socket directory of the process-wide test cluster, started on first use.
 pub fn cluster_socket() -> &'static PathBuf {
@@ -166,6 +168,7 @@ impl TestApp {
             embedded::socket_url(socket, embedded::SUPERUSER, &dbname),
         )));
         config.admin_token = Some(wizreg::config::Secret::new(ADMIN_TOKEN));
+        config.key_secret = Some(wizreg::config::Secret::new(KEY_SECRET));
         adjust(&mut config);
         let database = Database::open(&config).expect("database settings");
         // Database-level grants are not copied from a template: re-run the idempotent bootstrap.

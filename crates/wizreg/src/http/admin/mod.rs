@@ -1,6 +1,7 @@
 //! `/admin/*`: platform administration. The [`PlatformAdmin`] extractor is the only way a
 //! handler gets the platform connections, and it requires the admin bearer token.
 
+pub mod api_keys;
 pub mod tenants;
 
 use axum::extract::FromRequestParts;
@@ -54,5 +55,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/tenants/{tenant}",
             get(tenants::get).patch(tenants::update),
+        )
+        .route(
+            "/admin/tenants/{tenant}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/admin/tenants/{tenant}/api-keys/{key_id}",
+            axum::routing::delete(api_keys::revoke),
         )
 }

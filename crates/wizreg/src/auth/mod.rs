@@ -1,0 +1,205 @@
+//! Tenant-bound credentials. [`Authenticator`] turns an `Authorization: Bearer …` header into
+//! the tenant it proves (API key or JWT, as `WIZREG_AUTH` allows), or a 401. It decides
+//! nothing else: binding the credential's tenant to `X-Tenant`/Host is the `Tenant`
+//! extractor's job (`http/tenant.rs`).
+
+pub mod api_keys;
+pub mod commands;
+pub mod jwt;
+pub mod key_store;
+pub mod revocations;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use tenancy::{DbError, Tenancy, TenantId};
+use tokio::task::AbortHandle;
+
+use self::api_keys::ApiKeys;
+use self::jwt::JwtVerifier;
+use crate::config::{AuthMode, Config, Secret};
+use crate::database::{Database, Role};
+use crate::error::StartupError;
+use crate::http::error::ApiError;
+
+/// Why a credential was not accepted.
+#[derive(Debug)]
+pub enum AuthError {
+    /// The caller's fault: `401 unauthorized` with this message.
+    Refused(Cow<'static, str>),
+    /// The key store could not be reached: `503`, never a 401 that would blame the caller.
+    Unavailable(DbError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Refused(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+            }
+            AuthError::Unavailable(db) => ApiError::from(db),
+        }
+    }
+}
+
+/// The credential checks this deployment runs.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    mode: AuthMode,
+    /// Present whenever a key secret is known, so keys can be issued even before they are
+    /// accepted (`WIZREG_AUTH=open` while preparing a switch to `api-key`).
+    api_keys: Option<ApiKeys>,
+    jwt: Option<Arc<JwtVerifier>>,
+    listener: Option<AbortHandle>,
+}
+
+impl Authenticator {
+    /// No credential checks and no key management: `WIZREG_AUTH=open` without a key secret.
+    pub fn open() -> Self {
+        Self {
+            mode: AuthMode::Open,
+            api_keys: None,
+            jwt: None,
+            listener: None,
+        }
+    }
+
+    /// Builds the checks `config.auth` asks for; starts listening for key revocations when
+    /// API keys are accepted.
+    pub fn from_config(
+        config: &Config,
+        database: &Database,
+        tenancy: &Tenancy,
+    ) -> Result<Self, StartupError> {
+        let secret = key_secret(config, database)?;
+        if config.auth.accepts_api_keys() && secret.is_none() {
+            return Err(StartupError::Config(
+                "WIZREG_AUTH with api-key needs WIZREG_KEY_SECRET (a long random string, the same on every server)".into(),
+            ));
+        }
+        let api_keys = secret.map(|secret| {
+            let ttl = Duration::from_secs(config.api_key_cache_ttl_secs);
+            ApiKeys::new(secret, tenancy.clone(), ttl)
+        });
+        let listener = match &api_keys {
+            Some(keys) if config.auth.accepts_api_keys() => {
+                let mut listen = database.config(Role::App);
+                listen.application_name("wizreg-key-revocations");
+                Some(revocations::spawn_listener(listen, keys.clone()))
+            }
+            _ => None,
+        };
+        let jwt = if config.auth.accepts_jwts() {
+            Some(Arc::new(
+                JwtVerifier::from_config(config).map_err(StartupError::Config)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            mode: config.auth,
+            api_keys,
+            jwt,
+            listener,
+        })
+    }
+
+    /// Key management, when a key secret is configured.
+    pub fn api_keys(&self) -> Option<&ApiKeys> {
+        self.api_keys.as_ref()
+    }
+
+    /// The tenant the request's credential proves. `None` in `open` mode, which takes no
+    /// credential (any `Authorization` header is then ignored).
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<TenantId>, AuthError> {
+        if self.mode == AuthMode::Open {
+            return Ok(None);
+        }
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(AuthError::Refused(
+                "this server needs a credential: Authorization: Bearer <API key or JWT>".into(),
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AuthError::Refused(
+                "the Authorization header must be 'Bearer <credential>'".into(),
+            ))?;
+        let is_api_key = token.starts_with(api_keys::PREFIX);
+        match (is_api_key, &self.api_keys, &self.jwt) {
+            (true, Some(keys), _) if self.mode.accepts_api_keys() => {
+                keys.verify(token).await.map(Some)
+            }
+            (false, _, Some(jwt)) => jwt.verify(token).map(Some),
+            (true, _, _) => Err(AuthError::Refused(
+                "this server does not accept API keys; send a JWT".into(),
+            )),
+            (false, _, None) => Err(AuthError::Refused(
+                "this server accepts API keys (wzk_…) only".into(),
+            )),
+        }
+    }
+
+    /// Stops listening for revocations (at shutdown).
+    pub fn close(&self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
+}
+
+/// The server secret API keys are hashed with: configured, or (embedded mode only) generated
+/// once and kept in the data directory with mode 0600, so keys survive restarts.
+pub fn key_secret(config: &Config, database: &Database) -> Result<Option<Secret>, StartupError> {
+    if let Some(secret) = &config.key_secret {
+        return Ok(Some(secret.clone()));
+    }
+    if !database.is_embedded() {
+        return Ok(None);
+    }
+    load_or_create_secret(&config.data_dir.join("key-secret"))
+        .map(Some)
+        .map_err(|e| StartupError::Config(format!("key secret file: {e}")))
+}
+
+fn load_or_create_secret(path: &Path) -> std::io::Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read = |path: &Path| -> std::io::Result<Secret> {
+        let text = std::fs::read_to_string(path)?;
+        if text.trim().len() < 32 {
+            return Err(std::io::Error::other(format!(
+                "{} is too short; delete it to generate a new one (existing API keys then stop working)",
+                path.display()
+            )));
+        }
+        Ok(Secret::new(text.trim()))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    // Written aside, then linked into place: a concurrent reader never sees a partial file,
+    // and of two processes starting at once, the second adopts the first one's secret.
+    let staged = path.with_extension(format!("{}.tmp", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staged)?;
+    file.write_all(hex::encode(rand::random::<[u8; 32]>()).as_bytes())?;
+    file.sync_all()?;
+    let linked = std::fs::hard_link(&staged, path);
+    std::fs::remove_file(&staged)?;
+    match linked {
+        Ok(()) => read(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(e),
+    }
+}
