@@ -118,7 +118,10 @@ pub fn store(key: &IdempotencyKey, fingerprint: Vec<u8>, response: StoredRespons
     )
     .bind(key.as_str().to_owned(), Type::TEXT)
     .bind(fingerprint, Type::BYTEA)
-    .bind(i16::try_from(response.status).unwrap_or(i16::MAX), Type::INT2)
+    .bind(
+        i16::try_from(response.status).unwrap_or(i16::MAX),
+        Type::INT2,
+    )
     .bind(response.body, Type::TEXT)
     .bind(response.location, Type::TEXT)
     .map(|_| Ok(()))
@@ -147,10 +150,22 @@ mod tests {
 
     #[test]
     fn fingerprints_ignore_key_order_but_not_values_or_paths() {
-        let a = fingerprint("POST", "/students", &object(json!({"name": "H", "email": null})));
-        let b = fingerprint("POST", "/students", &object(json!({"email": null, "name": "H"})));
+        let a = fingerprint(
+            "POST",
+            "/students",
+            &object(json!({"name": "H", "email": null})),
+        );
+        let b = fingerprint(
+            "POST",
+            "/students",
+            &object(json!({"email": null, "name": "H"})),
+        );
         let other_value = fingerprint("POST", "/students", &object(json!({"name": "R"})));
-        let other_path = fingerprint("POST", "/houses", &object(json!({"name": "H", "email": null})));
+        let other_path = fingerprint(
+            "POST",
+            "/houses",
+            &object(json!({"name": "H", "email": null})),
+        );
         assert_eq!(a, b);
         assert_ne!(a, other_value);
         assert_ne!(a, other_path);

@@ -42,10 +42,12 @@ pub struct TenantRecord {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// This school's statement timeout in milliseconds; null: the deployment's default.
+    pub statement_timeout_ms: Option<i32>,
 }
 
 /// Columns for [`TenantRecord::from_row`], in order.
-pub const TENANT_COLUMNS: &str = "id, slug, name, status, created_at";
+pub const TENANT_COLUMNS: &str = "id, slug, name, status, created_at, statement_timeout_ms";
 
 impl TenantRecord {
     pub fn from_row(row: &Row) -> Result<Self, DbError> {
@@ -62,6 +64,9 @@ impl TenantRecord {
                 TenantStatus::Active
             },
             created_at: row.get(4),
+            // By name, and absent from queries that do not select it (the request path's
+            // lookup needs only identity and status).
+            statement_timeout_ms: row.try_get("statement_timeout_ms").unwrap_or(None),
         })
     }
 }

@@ -79,3 +79,57 @@ pub async fn update(
         .await?;
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
+
+/// Sets (or with `None` clears) a tenant's own statement timeout, which `enter_tenant` applies
+/// to that tenant's transactions only.
+pub async fn set_statement_timeout(
+    platform: &Client,
+    id: TenantId,
+    timeout_ms: Option<i32>,
+) -> Result<Option<TenantRecord>, DbError> {
+    let sql = format!(
+        "update wizreg.tenant set statement_timeout_ms = $2, updated_at = now()
+         where id = $1 returning {TENANT_COLUMNS}"
+    );
+    let row = platform
+        .query_opt(&sql, &[&id.as_uuid(), &timeout_ms])
+        .await?;
+    row.as_ref().map(TenantRecord::from_row).transpose()
+}
+
+/// First step of offboarding: suspends the tenant and marks it as being deleted (kept from an
+/// earlier, interrupted attempt). `false` if there is no such tenant.
+pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+    let changed = platform
+        .execute(
+            "update wizreg.tenant set status = 'suspended',
+               offboarding_since = coalesce(offboarding_since, now()), updated_at = now()
+             where id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Whether the tenant is half-deleted (offboarding started and not finished).
+pub async fn is_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+    let row = platform
+        .query_opt(
+            "select offboarding_since is not null from wizreg.tenant where id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
+/// Last step of offboarding: deletes the tenant row (its foreign keys cascade to anything the
+/// batches left). Only a tenant already marked by [`start_offboarding`] is deleted.
+pub async fn delete_row(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+    let deleted = platform
+        .execute(
+            "delete from wizreg.tenant where id = $1 and offboarding_since is not null",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    Ok(deleted == 1)
+}

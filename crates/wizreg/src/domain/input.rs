@@ -32,6 +32,11 @@ impl Input {
         }
     }
 
+    /// The fields not read yet (all of them, before any read).
+    pub fn remaining(&self) -> &Map<String, Value> {
+        &self.object
+    }
+
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
         self.errors
             .entry(field.to_owned())
@@ -76,6 +81,29 @@ impl Input {
             },
             Field::Value(_) => {
                 self.error(field, "must be a UUID string");
+                Field::Absent
+            }
+            other => other.map_absent(),
+        }
+    }
+
+    /// A whole number within `range`.
+    pub fn integer(&mut self, field: &str, range: std::ops::RangeInclusive<i64>) -> Field<i64> {
+        match self.take(field) {
+            Field::Value(Value::Number(n)) => match n.as_i64().filter(|v| range.contains(v)) {
+                Some(v) => Field::Value(v),
+                None => {
+                    let message = format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    );
+                    self.error(field, message);
+                    Field::Absent
+                }
+            },
+            Field::Value(_) => {
+                self.error(field, "must be a number");
                 Field::Absent
             }
             other => other.map_absent(),

@@ -1,38 +1,38 @@
 //! `/houses`: the same shape as students, with names unique per school.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use uuid::Uuid;
 
 use super::body::{parse_id, JsonObject, ListParams};
 use super::error::{ApiError, ErrorBody};
+use super::idempotency::{self, IdempotencyHeader};
 use super::pagination::next_link;
 use super::tenant::Tenant;
 use super::AppState;
 use crate::domain::houses::{self, House, HouseInput, HouseName};
 
 #[utoipa::path(post, path = "/houses", tag = "houses", request_body = HouseInput,
-    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and body gets the first answer (1 to 255 visible ASCII characters)")),
     responses((status = 201, body = House), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create(
     tenant: Tenant,
     State(state): State<AppState>,
+    key: IdempotencyHeader,
     JsonObject(input): JsonObject,
-) -> Result<(StatusCode, HeaderMap, Json<House>), ApiError> {
+) -> Result<Response, ApiError> {
+    let keyed = key.for_request("/houses", &input);
     let name =
         HouseName::parse(input, true)?.ok_or_else(|| ApiError::field("name", "is required"))?;
-    let house = state.tenancy.run(tenant.id(), houses::insert(name)).await?;
-    let mut headers = HeaderMap::new();
-    let location = format!("/houses/{}", house.id);
-    headers.insert(
-        header::LOCATION,
-        location
-            .parse()
-            .map_err(|_| ApiError::internal("location".into()))?,
-    );
-    Ok((StatusCode::CREATED, headers, Json(house)))
+    idempotency::create(&state, &tenant, keyed, houses::insert(name), |h| {
+        format!("/houses/{}", h.id)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/houses", tag = "houses",

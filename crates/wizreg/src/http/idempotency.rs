@@ -102,7 +102,10 @@ pub fn in_progress() -> ApiError {
     ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly")
 }
 
-fn created<T: Serialize>(record: &T, location: fn(&T) -> String) -> Result<StoredResponse, ApiError> {
+fn created<T: Serialize>(
+    record: &T,
+    location: fn(&T) -> String,
+) -> Result<StoredResponse, ApiError> {
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?,

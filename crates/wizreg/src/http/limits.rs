@@ -164,3 +164,30 @@ pub fn apply_session_timeouts(config: &Config, pg: &mut tokio_postgres::Config) 
     }
     pg.options(options);
 }
+
+/// Request headers larger than this in total get `431`. hyper itself refuses a request head
+/// past ~400 KiB or 100 headers; this lower bound keeps big headers from reaching parsing,
+/// logging and tenant resolution at all.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Answers `431 invalid_request` for requests whose headers exceed [`MAX_HEADER_BYTES`].
+pub async fn reject_oversized_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request",
+            "the request headers are larger than 32 KiB",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

@@ -1,40 +1,37 @@
 //! `/students`: handlers parse, run one query in a tenant transaction, and shape the answer.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use uuid::Uuid;
 
 use super::body::{parse_id, JsonObject, ListParams};
 use super::error::{ApiError, ErrorBody};
+use super::idempotency::{self, IdempotencyHeader};
 use super::pagination::next_link;
 use super::tenant::Tenant;
 use super::AppState;
 use crate::domain::students::{self, NewStudent, Page, Student, StudentInput, StudentPatch};
 
 #[utoipa::path(post, path = "/students", tag = "students", request_body = StudentInput,
-    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and body gets the first answer (1 to 255 visible ASCII characters)")),
     responses((status = 201, body = Student), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create(
     tenant: Tenant,
     State(state): State<AppState>,
+    key: IdempotencyHeader,
     JsonObject(input): JsonObject,
-) -> Result<(StatusCode, HeaderMap, Json<Student>), ApiError> {
+) -> Result<Response, ApiError> {
+    let keyed = key.for_request("/students", &input);
     let new = NewStudent::parse(input)?;
-    let student = state
-        .tenancy
-        .run(tenant.id(), students::insert(new))
-        .await?;
-    let mut headers = HeaderMap::new();
-    let location = format!("/students/{}", student.id);
-    headers.insert(
-        header::LOCATION,
-        location
-            .parse()
-            .map_err(|_| ApiError::internal("location".into()))?,
-    );
-    Ok((StatusCode::CREATED, headers, Json(student)))
+    idempotency::create(&state, &tenant, keyed, students::insert(new), |s| {
+        format!("/students/{}", s.id)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/students", tag = "students",

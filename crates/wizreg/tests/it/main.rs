@@ -5,6 +5,7 @@ mod harness;
 
 mod admin_tenants;
 mod audit;
+mod bad_input;
 mod audit_findings;
 mod auth_api_keys;
 mod auth_binding;

@@ -33,6 +33,9 @@ pub struct TenantPatchInput {
 }
 
 fn slug_rule(raw: &str) -> Result<String, String> {
+    /// This school's own statement timeout (1 to 600000 ms); null returns it to the default.
+    #[schema(minimum = 1, maximum = 600000)]
+    statement_timeout_ms: Option<i32>,
     Slug::parse(raw)
         .map(|s| s.to_string())
         .map_err(|e| e.to_string())
@@ -131,7 +134,21 @@ pub async fn update(
     let current = tenants::find(conn.client(), &reference)
         .await?
         .ok_or_else(ApiError::unknown_tenant)?;
-    let updated = tenants::update(conn.client(), current.id, status, name.as_deref()).await?;
+    let mut updated = tenants::update(conn.client(), current.id, status, name.as_deref()).await?;
+    if updated.is_none() && tenants::is_offboarding(conn.client(), current.id).await? {
+        return Err(ApiError::conflict(
+            "this school is being deleted and cannot be resumed; finish with DELETE /admin/tenants/{id}",
+        ));
+    }
+    let timeout_ms = match statement_timeout {
+        Field::Absent => None,
+        Field::Null => Some(None),
+        Field::Value(ms) => Some(i32::try_from(ms).ok()),
+    };
+    if let Some(timeout_ms) = timeout_ms {
+        updated = tenants::set_statement_timeout(conn.client(), current.id, timeout_ms).await?;
+    }
     state.registry.invalidate_all();
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
+    let statement_timeout = input.integer("statement_timeout_ms", 1..=600_000);
 }
