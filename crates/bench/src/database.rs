@@ -1,0 +1,186 @@
+//! The benchmark's PostgreSQL: a fresh embedded cluster with `pg_stat_statements` loaded (so
+//! statements per request can be counted), seeding, and the pgbench baselines.
+//!
+//! Settings: the launcher's own (`wizreg serve` runs with the same: durable, fsync on), plus
+//! `shared_preload_libraries = pg_stat_statements`, written with `ALTER SYSTEM` and applied by a
+//! restart, so the launcher needs no benchmark-only option.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tenancy::embedded::{self, EmbeddedOptions, EmbeddedPostgres};
+use tokio_postgres::{Client, NoTls};
+
+use crate::dataset::{self, Size};
+
+pub const DB_NAME: &str = "wizreg";
+/// With `--large`: the default size, for the comparison within the same run.
+pub const SMALL_DB_NAME: &str = "wizreg_default_size";
+
+/// The running cluster and where it lives.
+#[derive(Debug)]
+pub struct Cluster {
+    server: EmbeddedPostgres,
+    data_dir: PathBuf,
+    pub bin: PathBuf,
+}
+
+impl Cluster {
+    pub fn start(data_dir: &Path) -> Result<Self, String> {
+        let options = EmbeddedOptions {
+            data_dir: data_dir.to_owned(),
+            pg_bin: None,
+            ephemeral: false,
+        };
+        let bin = embedded::find_binaries(None).map_err(|e| e.to_string())?;
+        let mut server = EmbeddedPostgres::start(&options).map_err(|e| e.to_string())?;
+        let socket = server.socket_dir().to_owned();
+        let status = Command::new(bin.join("psql"))
+            .args(["-qX", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(embedded::socket_url(
+                &socket,
+                embedded::SUPERUSER,
+                "postgres",
+            ))
+            .args([
+                "-c",
+                "alter system set shared_preload_libraries = 'pg_stat_statements'",
+            ])
+            .args(["-c", &format!("create database {DB_NAME}")])
+            .args(["-c", &format!("create database {SMALL_DB_NAME}")])
+            .status()
+            .map_err(|e| format!("psql: {e}"))?;
+        if !status.success() {
+            return Err("could not configure the benchmark cluster".into());
+        }
+        server.stop();
+        let server = EmbeddedPostgres::start(&options).map_err(|e| e.to_string())?;
+        Ok(Self {
+            server,
+            data_dir: data_dir.to_owned(),
+            bin,
+        })
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        self.server.socket_dir()
+    }
+
+    pub fn url(&self, user: &str, dbname: &str) -> String {
+        self.server.url(user, dbname)
+    }
+
+    /// The postmaster's pid (its children are the backends).
+    pub fn postmaster_pid(&self) -> u32 {
+        std::fs::read_to_string(self.data_dir.join("pgdata/postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub async fn superuser(&self, dbname: &str) -> Result<Client, String> {
+        let (client, connection) = self
+            .server
+            .config(embedded::SUPERUSER, dbname)
+            .connect(NoTls)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+}
+
+/// Seeds `size` (after `wizreg` migrated the database) plus the non-RLS copy for baseline (a).
+pub async fn seed(db: &Client, size: Size, existing_schools: u32) -> Result<(), String> {
+    let sql = [
+        dataset::insert_schools_sql(existing_schools + 1, size.schools),
+        dataset::insert_students_sql(size),
+        dataset::PLAIN_COPY_SQL.to_owned(),
+        "create extension if not exists pg_stat_statements".to_owned(),
+    ];
+    for statement in sql {
+        db.batch_execute(&statement)
+            .await
+            .map_err(|e| format!("seed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A pgbench baseline's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Baseline {
+    pub name: &'static str,
+    pub role: &'static str,
+    pub tps: f64,
+    pub latency_avg_ms: f64,
+}
+
+/// The two baselines' pgbench scripts: (a) the plain primary-key read, as the superuser on the
+/// non-RLS copy; (b) the application's read as the runtime role, in a pipelined transaction
+/// that enters the tenant first. Ids are built from drawn integers by SQL expressions.
+fn scripts(size: Size) -> [(&'static str, &'static str, String); 2] {
+    let draw = format!(
+        "\\set t random(1, {})\n\\set n random(1, {})\n",
+        size.schools, size.students_per_school
+    );
+    let tenant = dataset::school_id_sql(":t::int");
+    let student = dataset::student_id_sql(":t::int", ":n::int");
+    let columns = "id, tenant_id, name, email, house_id, created_at, updated_at";
+    let plain = format!(
+        "{draw}select {columns} from bench.student_plain where tenant_id = {tenant} and id = {student};\n"
+    );
+    let tenant_tx = format!(
+        "{draw}\\startpipeline\nbegin;\nselect wizreg.enter_tenant({tenant});\n\
+         select {columns} from wizreg.student where tenant_id = {tenant} and id = {student};\n\
+         commit;\n\\endpipeline\n"
+    );
+    [
+        ("(a) plain PK read, no RLS", embedded::SUPERUSER, plain),
+        ("(b) RLS read, tenant tx pipelined", "wizreg_app", tenant_tx),
+    ]
+}
+
+/// Runs both baselines with `clients` connections on one pgbench thread for `seconds`.
+pub fn pgbench(
+    cluster: &Cluster,
+    work: &Path,
+    size: Size,
+    clients: u32,
+    seconds: u64,
+) -> Result<Vec<Baseline>, String> {
+    let mut results = Vec::new();
+    for (i, (name, role, script)) in scripts(size).into_iter().enumerate() {
+        let file = work.join(format!("baseline-{i}.sql"));
+        std::fs::write(&file, script).map_err(|e| format!("write {}: {e}", file.display()))?;
+        let out = Command::new(cluster.bin.join("pgbench"))
+            .args(["-n", "-M", "prepared", "-j", "1"])
+            .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
+            .arg("-f")
+            .arg(&file)
+            .arg("-d")
+            .arg(cluster.url(role, DB_NAME))
+            .output()
+            .map_err(|e| format!("pgbench: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let field = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        };
+        match (field("tps = "), field("latency average = ")) {
+            (Some(tps), Some(latency_avg_ms)) => results.push(Baseline {
+                name,
+                role,
+                tps,
+                latency_avg_ms,
+            }),
+            _ => {
+                return Err(format!(
+                    "pgbench {name} failed: {text}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        }
+    }
+    Ok(results)
+}

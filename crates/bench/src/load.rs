@@ -1,0 +1,255 @@
+//! The load generator: many keep-alive connections on one thread, each rotating schools at
+//! random and checking that every answer belongs to the school it asked for.
+//!
+//! Two modes: closed loop (each connection sends its next request when the last one is answered:
+//! the throughput ceiling) and fixed rate (requests are due on a schedule whatever the server
+//! does; latency is measured from when a request was due, so a stall shows in the tail instead
+//! of silently slowing the sender down).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::dataset::{school_id, school_slug, student_id, Size};
+use crate::http::{count, request, Conn};
+
+/// The routes under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Route {
+    GetById,
+    List,
+    Create,
+    Update,
+}
+
+impl Route {
+    pub const ALL: [Route; 4] = [Route::GetById, Route::List, Route::Create, Route::Update];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::GetById => "GET /students/{id}",
+            Route::List => "GET /students?limit=50",
+            Route::Create => "POST /students",
+            Route::Update => "PATCH /students/{id}",
+        }
+    }
+}
+
+/// Who the requests go to and how they name their school.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub size: Size,
+    /// API keys by school (index `t - 1`): send `Authorization` instead of `X-Tenant`.
+    pub api_keys: Option<Arc<Vec<String>>>,
+}
+
+/// What one run measured.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Requests answered in the measured window.
+    pub requests: u64,
+    /// Requests answered, warm-up included (for per-request server and database counters).
+    pub all_requests: u64,
+    pub failures: u64,
+    pub wrong_tenant: u64,
+    pub elapsed: Duration,
+    /// Sorted latencies in microseconds.
+    pub latencies_us: Vec<u32>,
+}
+
+impl Outcome {
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        let Some(last) = self.latencies_us.len().checked_sub(1) else {
+            return 0.0;
+        };
+        let at = ((last as f64) * p / 100.0).round() as usize;
+        self.latencies_us[at.min(last)] as f64 / 1000.0
+    }
+}
+
+/// A small fast generator (xorshift): the load must cost little CPU.
+struct Draw(u64);
+
+impl Draw {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % u64::from(n)) as u32
+    }
+}
+
+/// One request of `route` for a random school: its bytes, the status to expect and the school.
+fn next_request(target: &Target, route: Route, draw: &mut Draw, seq: u64) -> (Vec<u8>, u16, u32) {
+    let t = draw.below(target.size.schools) + 1;
+    let n = draw.below(target.size.students_per_school) + 1;
+    let slug = school_slug(t);
+    let bearer;
+    let credential = match &target.api_keys {
+        Some(keys) => {
+            bearer = format!("Bearer {}", keys[(t - 1) as usize]);
+            ("authorization", bearer.as_str())
+        }
+        None => ("x-tenant", slug.as_str()),
+    };
+    let headers = [credential];
+    let (bytes, status) = match route {
+        Route::GetById => (
+            request(
+                "GET",
+                &format!("/students/{}", student_id(t, n)),
+                &headers,
+                None,
+            ),
+            200,
+        ),
+        Route::List => (request("GET", "/students?limit=50", &headers, None), 200),
+        Route::Create => (
+            request(
+                "POST",
+                "/students",
+                &headers,
+                Some(&format!("{{\"name\":\"Bench Student {seq}\"}}")),
+            ),
+            201,
+        ),
+        Route::Update => (
+            request(
+                "PATCH",
+                &format!("/students/{}", student_id(t, n)),
+                &headers,
+                Some(&format!("{{\"name\":\"Renamed {seq}\"}}")),
+            ),
+            200,
+        ),
+    };
+    (bytes, status, t)
+}
+
+/// Whether every record in `body` belongs to school `t` (and there is at least one).
+fn belongs_to(body: &[u8], t: u32) -> bool {
+    let ours = format!("\"tenant_id\":\"{}\"", school_id(t));
+    let all = count(body, b"\"tenant_id\":\"");
+    all > 0 && count(body, ours.as_bytes()) == all
+}
+
+/// Runs `connections` connections for `warmup + duration`; `rate` (total requests per second)
+/// switches to fixed-rate mode. Only the `duration` after the warm-up is measured.
+pub async fn run(
+    target: &Target,
+    route: Route,
+    connections: u32,
+    rate: Option<f64>,
+    warmup: Duration,
+    duration: Duration,
+) -> Outcome {
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|c| {
+            let target = target.clone();
+            // Each connection sends one request per `interval`, staggered across connections.
+            let interval = rate.map(|r| Duration::from_secs_f64(f64::from(connections) / r));
+            let offset = interval.map(|i| i.mul_f64(f64::from(c) / f64::from(connections)));
+            tokio::spawn(async move {
+                let schedule = interval.zip(offset).map(|(i, o)| (start + o, i));
+                worker(target, route, u64::from(c), schedule, measure_from, end).await
+            })
+        })
+        .collect();
+    let mut outcome = Outcome {
+        elapsed: duration,
+        ..Outcome::default()
+    };
+    for worker in workers {
+        if let Ok(part) = worker.await {
+            outcome.requests += part.requests;
+            outcome.all_requests += part.all_requests;
+            outcome.failures += part.failures;
+            outcome.wrong_tenant += part.wrong_tenant;
+            outcome.latencies_us.extend(part.latencies_us);
+        }
+    }
+    outcome.latencies_us.sort_unstable();
+    outcome
+}
+
+async fn worker(
+    target: Target,
+    route: Route,
+    id: u64,
+    schedule: Option<(Instant, Duration)>,
+    measure_from: Instant,
+    end: Instant,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut draw = Draw(0x9E37_79B9_7F4A_7C15 ^ (id + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let Ok(mut conn) = Conn::open(target.addr).await else {
+        outcome.failures += 1;
+        return outcome;
+    };
+    for k in 0u64.. {
+        // A request is timed from when it was due, unless this connection sat idle until then:
+        // the timer then wakes up to a millisecond late, which is not the server's doing.
+        let due = match schedule {
+            Some((first, interval)) => {
+                let due = first + interval.mul_f64(k as f64);
+                if due >= end {
+                    break;
+                }
+                let idle = Instant::now() < due;
+                tokio::time::sleep_until(due.into()).await;
+                if idle {
+                    Instant::now()
+                } else {
+                    due
+                }
+            }
+            None => Instant::now(),
+        };
+        if due >= end {
+            break;
+        }
+        let (bytes, expected, t) = next_request(&target, route, &mut draw, (id << 40) | k);
+        let answer = conn.send(&bytes).await;
+        let done = Instant::now();
+        let measured = due >= measure_from;
+        outcome.all_requests += 1;
+        match answer {
+            Ok((status, body)) if status == expected => {
+                if !belongs_to(body, t) {
+                    outcome.wrong_tenant += u64::from(measured);
+                }
+            }
+            Ok(_) => outcome.failures += u64::from(measured),
+            Err(_) => {
+                outcome.failures += 1;
+                match Conn::open(target.addr).await {
+                    Ok(fresh) => conn = fresh,
+                    Err(_) => break,
+                }
+            }
+        }
+        if measured {
+            outcome.requests += 1;
+            let latency = done.duration_since(due).as_micros();
+            outcome
+                .latencies_us
+                .push(latency.min(u128::from(u32::MAX)) as u32);
+        }
+    }
+    outcome
+}
+
+/// One request on a fresh connection: its status, or `None` if the server did not answer.
+pub async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut conn = Conn::open(addr).await.ok()?;
+    let answer = conn.send(&request("GET", path, &[], None)).await.ok()?;
+    Some(answer.0)
+}

@@ -1,0 +1,70 @@
+//! `wizreg-bench`: one run that measures raw PostgreSQL (pgbench) and the Wizreg API side by
+//! side on the same machine, and writes the table, JSON, chart and `docs/benchmarks.md`.
+//! Run it through `scripts/bench.sh`, which builds the release binaries first.
+
+mod database;
+mod dataset;
+mod http;
+mod load;
+mod measure;
+mod report;
+mod run;
+mod server;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Benchmarks Wizreg beside raw PostgreSQL on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "wizreg-bench")]
+pub struct Args {
+    /// 10,000 schools × 100 students (default: 100 × 1,000), compared with the default size.
+    #[arg(long)]
+    pub large: bool,
+    /// Measured seconds per run.
+    #[arg(long, default_value_t = 8)]
+    pub seconds: u64,
+    /// Unmeasured warm-up seconds before each run.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Concurrent connections (HTTP and pgbench alike).
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Skip the WIZREG_AUTH=api-key runs.
+    #[arg(long)]
+    pub skip_api_key: bool,
+    /// The `wizreg` release binary.
+    #[arg(long, default_value = "target/release/wizreg")]
+    pub wizreg: PathBuf,
+    /// Where the JSON, chart and logs go.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+    /// The Markdown page whose generated section is replaced.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub doc: PathBuf,
+}
+
+impl Args {
+    fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup)
+    }
+    fn measured(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    // One thread: the load generator shares the machine's cores with the server and PostgreSQL,
+    // and should take as little of them as it can.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    if let Err(err) = runtime.block_on(run::all(&args)) {
+        eprintln!("wizreg-bench: {err}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,465 @@
+//! The whole benchmark, in order: cluster, seed, pgbench baselines, the API under load (open
+//! mode, then api-key mode), round trips through a counting proxy, the scale comparison, school
+//! creation with few and many schools present; then the report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::database::{self, Baseline, Cluster, DB_NAME, SMALL_DB_NAME};
+use crate::dataset::{self, Size};
+use crate::load::{Route, Target};
+use crate::measure::{self, Meters};
+use crate::report::{self, Report, Row, Target as Goal};
+use crate::server::{Launch, Server};
+use crate::Args;
+
+const SCHOOLS_FOR_CREATION: u32 = 10_000;
+
+struct Bench<'a> {
+    args: &'a Args,
+    cluster: Cluster,
+    work: PathBuf,
+    notes: Vec<String>,
+}
+
+impl Bench<'_> {
+    async fn server(
+        &self,
+        dbname: &str,
+        runtime_host: Option<&Path>,
+        env: Vec<(&'static str, String)>,
+        log: &str,
+    ) -> Result<Server, String> {
+        let mut runtime_url = self.cluster.url("wizreg_app", dbname);
+        if let Some(host) = runtime_host {
+            let socket = self.cluster.socket_dir().display().to_string();
+            runtime_url = runtime_url.replace(&socket, &host.display().to_string());
+        }
+        Server::start(Launch {
+            binary: &self.args.wizreg,
+            runtime_url,
+            admin_url: self.cluster.url(tenancy::embedded::SUPERUSER, dbname),
+            log: &self.work.join(log),
+            env,
+        })
+        .await
+    }
+
+    /// Closed loop, then fixed rate at half of its throughput, for each route.
+    async fn routes(
+        &self,
+        meters: &Meters<'_>,
+        target: &Target,
+        label: &str,
+        with_half: bool,
+    ) -> Result<Vec<Row>, String> {
+        let mut rows = Vec::new();
+        for route in Route::ALL {
+            eprintln!("bench: {label} {} …", route.label());
+            let closed = measure::route(
+                self.args,
+                meters,
+                target,
+                route,
+                None,
+                &format!("closed, {} conns{label}", self.args.connections),
+            )
+            .await?;
+            let half = closed.requests_per_s / 2.0;
+            rows.push(closed);
+            if with_half {
+                rows.push(
+                    measure::route(
+                        self.args,
+                        meters,
+                        target,
+                        route,
+                        Some(half),
+                        &format!("fixed {half:.0}/s{label}"),
+                    )
+                    .await?,
+                );
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Round trips per request of each route, through a counting proxy, one request at a time.
+    async fn round_trips(&self, size: Size) -> Result<Vec<(Route, f64)>, String> {
+        let probe = wire_probe::Probe::start(self.cluster.socket_dir(), 5432)
+            .map_err(|e| format!("probe: {e}"))?;
+        let server = self
+            .server(
+                DB_NAME,
+                Some(&probe.socket_dir()),
+                Vec::new(),
+                "server-probe.log",
+            )
+            .await?;
+        let target = Target {
+            addr: server.addr,
+            size,
+            api_keys: None,
+        };
+        let mut trips = Vec::new();
+        for route in Route::ALL {
+            let second = std::time::Duration::from_secs(1);
+            // The first pass fills the tenant cache and prepares statements; the second counts.
+            crate::load::run(&target, route, 1, None, second, second).await;
+            let before = probe.tally();
+            let outcome =
+                crate::load::run(&target, route, 1, None, std::time::Duration::ZERO, second).await;
+            let tally = probe.tally().since(&before);
+            trips.push((
+                route,
+                tally.round_trips as f64 / outcome.all_requests.max(1) as f64,
+            ));
+        }
+        Ok(trips)
+    }
+}
+
+fn baseline_rows(baselines: &[Baseline], clients: u32) -> Vec<Row> {
+    baselines
+        .iter()
+        .map(|b| Row {
+            name: b.name.to_owned(),
+            mode: format!(
+                "baseline: pgbench -M prepared, {clients} clients, role {}",
+                b.role
+            ),
+            requests_per_s: b.tps,
+            ..Row::default()
+        })
+        .collect()
+}
+
+fn find<'r>(rows: &'r [Row], route: Route, mode: &str) -> Option<&'r Row> {
+    rows.iter()
+        .find(|r| r.name == route.label() && r.mode.starts_with(mode))
+}
+
+pub async fn all(args: &Args) -> Result<(), String> {
+    let work = PathBuf::from(format!("/tmp/wizreg-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let cluster = Cluster::start(&work.join("pg"))?;
+    let mut bench = Bench {
+        args,
+        cluster,
+        work,
+        notes: Vec::new(),
+    };
+    let size = if args.large {
+        Size::LARGE
+    } else {
+        Size::DEFAULT
+    };
+    eprintln!(
+        "bench: seeding {} schools × {} students",
+        size.schools, size.students_per_school
+    );
+
+    let db = bench.cluster.superuser(DB_NAME).await?;
+    let mut server = bench
+        .server(DB_NAME, None, Vec::new(), "server-open.log")
+        .await?;
+    db.batch_execute(&dataset::insert_schools_sql(1, 10))
+        .await
+        .map_err(|e| format!("seed: {e}"))?;
+    let create_with_10 = measure::school_creation(&server, "early", 30).await?;
+    database::seed(&db, size, 10).await?;
+
+    eprintln!("bench: pgbench baselines …");
+    let baselines = database::pgbench(
+        &bench.cluster,
+        &bench.work,
+        size,
+        args.connections,
+        args.seconds,
+    )?;
+    let mut rows = baseline_rows(&baselines, args.connections);
+    let target = Target {
+        addr: server.addr,
+        size,
+        api_keys: None,
+    };
+    let meters = Meters {
+        server: &server,
+        cluster: &bench.cluster,
+        db: &db,
+        baselines: &baselines,
+    };
+    rows.extend(bench.routes(&meters, &target, "", true).await?);
+    server.stop();
+
+    let trips = bench.round_trips(size).await?;
+    for row in rows.iter_mut() {
+        if let Some((_, t)) = trips
+            .iter()
+            .find(|(r, _)| r.label() == row.name && row.mode.starts_with("closed"))
+        {
+            row.round_trips_per_request = Some(*t);
+        }
+    }
+
+    let api_key_ratio = if args.skip_api_key || args.large {
+        bench.notes.push(
+            "api-key mode: not measured in this run (measured in the default-size run).".into(),
+        );
+        None
+    } else {
+        let env = vec![
+            ("WIZREG_AUTH", "api-key".to_owned()),
+            (
+                "WIZREG_KEY_SECRET",
+                "bench-key-secret-0123456789abcdef".to_owned(),
+            ),
+        ];
+        let server = bench
+            .server(DB_NAME, None, env, "server-api-key.log")
+            .await?;
+        let keys = measure::api_keys(&server, size.schools).await?;
+        let target = Target {
+            addr: server.addr,
+            size,
+            api_keys: Some(Arc::new(keys)),
+        };
+        let meters = Meters {
+            server: &server,
+            cluster: &bench.cluster,
+            db: &db,
+            baselines: &baselines,
+        };
+        let keyed = bench.routes(&meters, &target, ", api-key", false).await?;
+        rows.extend(keyed);
+        let open = find(&rows, Route::GetById, "closed").map(|r| r.requests_per_s);
+        let keyed = rows
+            .iter()
+            .find(|r| r.name == Route::GetById.label() && r.mode.ends_with("api-key"))
+            .map(|r| r.requests_per_s);
+        open.zip(keyed).map(|(o, k)| k / o)
+    };
+
+    let scale_ratio = if args.large {
+        Some(scale(&bench, &baselines, &mut rows).await?)
+    } else {
+        bench
+            .notes
+            .push("10,000 ÷ 100 schools: measured by `scripts/bench.sh --large`.".into());
+        None
+    };
+
+    if size.schools < SCHOOLS_FOR_CREATION {
+        db.batch_execute(&dataset::insert_schools_sql(
+            size.schools + 1,
+            SCHOOLS_FOR_CREATION,
+        ))
+        .await
+        .map_err(|e| format!("seed: {e}"))?;
+        db.batch_execute("vacuum analyze wizreg.tenant")
+            .await
+            .map_err(|e| format!("seed: {e}"))?;
+    }
+    let server = bench
+        .server(DB_NAME, None, Vec::new(), "server-late.log")
+        .await?;
+    let create_with_10000 = measure::school_creation(&server, "late", 30).await?;
+    drop(server);
+    bench.notes.push(format!("Creating a school (POST /admin/tenants, median of 30): {create_with_10:.2} ms with 10 present, {create_with_10000:.2} ms with 10,000 present."));
+
+    let report = finish(
+        args,
+        &bench,
+        baselines,
+        rows,
+        &trips,
+        api_key_ratio,
+        scale_ratio,
+        create_with_10000 / create_with_10,
+    )
+    .await?;
+    println!("{}\n{}", report.table(), report.targets_table());
+    Ok(())
+}
+
+/// `--large`: the read routes again on the default size, in the same run.
+async fn scale(
+    bench: &Bench<'_>,
+    baselines: &[Baseline],
+    rows: &mut Vec<Row>,
+) -> Result<f64, String> {
+    let db = bench.cluster.superuser(SMALL_DB_NAME).await?;
+    let server = bench
+        .server(SMALL_DB_NAME, None, Vec::new(), "server-default-size.log")
+        .await?;
+    database::seed(&db, Size::DEFAULT, 0).await?;
+    let target = Target {
+        addr: server.addr,
+        size: Size::DEFAULT,
+        api_keys: None,
+    };
+    let meters = Meters {
+        server: &server,
+        cluster: &bench.cluster,
+        db: &db,
+        baselines,
+    };
+    let row = measure::route(
+        bench.args,
+        &meters,
+        &target,
+        Route::GetById,
+        None,
+        "closed, 100 schools × 1,000",
+    )
+    .await?;
+    let large = find(rows, Route::GetById, "closed")
+        .map(|r| r.requests_per_s)
+        .unwrap_or(0.0);
+    let ratio = large / row.requests_per_s;
+    rows.push(row);
+    Ok(ratio)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    args: &Args,
+    bench: &Bench<'_>,
+    baselines: Vec<Baseline>,
+    rows: Vec<Row>,
+    trips: &[(Route, f64)],
+    api_key_ratio: Option<f64>,
+    scale_ratio: Option<f64>,
+    create_ratio: f64,
+) -> Result<Report, String> {
+    let get = find(&rows, Route::GetById, "closed");
+    let get_half = find(&rows, Route::GetById, "fixed");
+    let list_half = find(&rows, Route::List, "fixed");
+    let trip = |r: Route| trips.iter().find(|(x, _)| *x == r).map(|(_, t)| *t);
+    let write_trips = trip(Route::Create)
+        .zip(trip(Route::Update))
+        .map(|(a, b)| a.max(b));
+    let rss = rows
+        .iter()
+        .filter_map(|r| r.peak_rss_mib)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let targets = vec![
+        Goal::at_least(
+            "GET /students/{id} req/s ÷ pgbench (a)",
+            get.and_then(|r| r.ratio_to_a),
+            0.5,
+        ),
+        Goal::at_least(
+            "GET /students/{id} req/s ÷ pgbench (b)",
+            get.and_then(|r| r.ratio_to_b),
+            0.7,
+        ),
+        Goal::at_most(
+            "round trips per tenant read (GET by id)",
+            trip(Route::GetById),
+            1.0,
+        ),
+        Goal::at_most(
+            "round trips per write (max of POST, PATCH)",
+            write_trips,
+            2.0,
+        ),
+        Goal::at_most(
+            "p99 ÷ p50 at half load, GET by id",
+            get_half.and_then(|r| Some(r.p99_ms? / r.p50_ms?)),
+            4.0,
+        ),
+        Goal::at_most(
+            "list p99 ÷ GET by id p99 (half load)",
+            list_half.and_then(|l| Some(l.p99_ms? / get_half?.p99_ms?)),
+            3.0,
+        ),
+        Goal::at_least(
+            "throughput at 10,000 schools ÷ at 100 (GET by id)",
+            scale_ratio,
+            0.9,
+        ),
+        Goal::at_least("api-key ÷ open throughput (GET by id)", api_key_ratio, 0.9),
+        Goal::at_most(
+            "create a school, 10,000 present ÷ 10 present",
+            Some(create_ratio),
+            1.5,
+        ),
+        Goal::at_most("server peak RSS under full load, MiB", rss, 64.0),
+    ];
+    let size = if args.large {
+        Size::LARGE
+    } else {
+        Size::DEFAULT
+    };
+    let report = Report {
+        machine: machine(&bench.cluster.bin),
+        command: format!(
+            "scripts/bench.sh{}",
+            if args.large { " --large" } else { "" }
+        ),
+        settings: settings(args, size),
+        baselines,
+        rows,
+        targets,
+        notes: bench.notes.clone(),
+    };
+    let suffix = if args.large { "-large" } else { "" };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    let write = |name: String, text: String| {
+        std::fs::write(&name, text).map_err(|e| format!("{name}: {e}"))
+    };
+    write(format!("{}/results{suffix}.json", args.out.display()), json)?;
+    let doc_dir = args.doc.parent().unwrap_or(Path::new("."));
+    let chart = format!("benchmarks{suffix}.svg");
+    write(doc_dir.join(&chart).display().to_string(), report.svg())?;
+    let section = if args.large { "large" } else { "default" };
+    report::write_section(&args.doc, section, &report.markdown(&chart))
+        .map_err(|e| format!("{}: {e}", args.doc.display()))?;
+    Ok(report)
+}
+
+fn settings(args: &Args, size: Size) -> Vec<String> {
+    vec![
+        format!("data: {} schools × {} students, seeded with generate_series as the superuser", size.schools, size.students_per_school),
+        "PostgreSQL: a fresh embedded cluster with the launcher's settings (as `wizreg serve`: durable, fsync on, max_connections=200, Unix socket) plus shared_preload_libraries=pg_stat_statements".into(),
+        "wizreg: `target/release/wizreg serve` with its defaults (pool 16, prepared statements, info-level request log to a file, tenant cache TTL 5 s)".into(),
+        format!("load: {} keep-alive HTTP/1.1 connections from one thread of `wizreg-bench`, school drawn at random per request, {} s warm-up then {} s measured; every answer's tenant_id checked", args.connections, args.warmup, args.seconds),
+        format!("pgbench: -M prepared -j 1 -c {} -T {}; ids built from drawn integers in SQL", args.connections, args.seconds),
+        "no CPU pinning: load generator, server and PostgreSQL share the 2 cores, as pgbench and PostgreSQL do in the baselines".into(),
+    ]
+}
+
+fn machine(bin: &Path) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(1)
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+        / 1024;
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let pg = std::process::Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{model}, {cores} cores, {mem} GiB RAM, Linux {}, {pg}",
+        kernel.trim()
+    )
+}

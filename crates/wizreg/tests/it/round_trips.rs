@@ -1,0 +1,194 @@
+//! Round trips and statements per request, counted on the wire: the runtime pool talks to
+//! PostgreSQL through a counting proxy ([`wire_probe::Probe`]), and each test compares the
+//! proxy's counts before and after one request. Counts, never timings.
+
+use serde_json::json;
+use wire_probe::{Probe, Tally};
+
+use crate::harness::{cluster_socket, TestApp};
+
+/// A test app whose runtime connections (one, so reuse is visible) go through a probe.
+async fn probed_app() -> (TestApp, Probe) {
+    let probe = Probe::start(cluster_socket(), 5432).expect("start the probe");
+    let probe_dir = probe.socket_dir().display().to_string();
+    let cluster_dir = cluster_socket().display().to_string();
+    let app = TestApp::with_config(|config| {
+        let url = config
+            .database_url
+            .take()
+            .expect("the harness sets a runtime URL");
+        config.database_url =
+            Some(url.replace(&format!("host={cluster_dir}"), &format!("host={probe_dir}")));
+        config.pool_size = 1;
+    })
+    .await;
+    (app, probe)
+}
+
+/// Runs `request` and returns what crossed the wire meanwhile.
+async fn counted<F: std::future::Future<Output = ()>>(probe: &Probe, request: F) -> Tally {
+    let before = probe.tally();
+    request.await;
+    probe.tally().since(&before)
+}
+
+#[tokio::test]
+async fn a_tenant_read_is_one_round_trip_with_statements_prepared_once() {
+    let (app, probe) = probed_app().await;
+    let id = app
+        .post("/students", json!({"name": "Harry Potter"}))
+        .tenant("hogwarts")
+        .send()
+        .await
+        .id();
+    let path = format!("/students/{id}");
+    // The first read prepares its statement on the connection (once).
+    let first = counted(&probe, async {
+        assert_eq!(app.get(&path).tenant("hogwarts").send().await.status, 200);
+    })
+    .await;
+    assert_eq!(
+        first.count('P'),
+        1,
+        "the select is prepared once: {first:?}"
+    );
+
+    let read = counted(&probe, async {
+        let reply = app.get(&path).tenant("hogwarts").send().await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["name"], "Harry Potter");
+    })
+    .await;
+
+    assert_eq!(read.round_trips, 1, "{read:?}");
+    assert_eq!(
+        read.count('P'),
+        0,
+        "no statement is prepared again: {read:?}"
+    );
+    assert_eq!(read.count('Q'), 2, "BEGIN and COMMIT: {read:?}");
+    assert_eq!(read.count('E'), 2, "enter_tenant and the select: {read:?}");
+    assert_eq!(read.count('S'), 2, "{read:?}");
+    assert_eq!(read.connections, 0, "the pooled connection is reused");
+}
+
+#[tokio::test]
+async fn a_list_page_is_one_round_trip() {
+    let (app, probe) = probed_app().await;
+    app.post("/students", json!({"name": "Harry Potter"}))
+        .tenant("hogwarts")
+        .send()
+        .await;
+    app.get("/students?limit=50")
+        .tenant("hogwarts")
+        .send()
+        .await;
+
+    let list = counted(&probe, async {
+        let reply = app
+            .get("/students?limit=50")
+            .tenant("hogwarts")
+            .send()
+            .await;
+        assert_eq!(reply.body.as_array().map(Vec::len), Some(1));
+    })
+    .await;
+
+    assert_eq!(list.round_trips, 1, "{list:?}");
+    assert_eq!(list.count('P'), 0, "{list:?}");
+}
+
+#[tokio::test]
+async fn creating_and_updating_a_student_are_one_round_trip_each() {
+    let (app, probe) = probed_app().await;
+    // Warm up: the tenant is cached and both statements are prepared.
+    let warm = app
+        .post("/students", json!({"name": "Warm Up"}))
+        .tenant("hogwarts")
+        .send()
+        .await
+        .id();
+    app.patch(&format!("/students/{warm}"), json!({"name": "Warmer"}))
+        .tenant("hogwarts")
+        .send()
+        .await;
+
+    let mut id = String::new();
+    let create = counted(&probe, async {
+        let reply = app
+            .post("/students", json!({"name": "Hermine Granger"}))
+            .tenant("hogwarts")
+            .send()
+            .await;
+        assert_eq!(reply.status, 201);
+        id = reply.id();
+    })
+    .await;
+    let update = counted(&probe, async {
+        let reply = app
+            .patch(
+                &format!("/students/{id}"),
+                json!({"email": "hermine@hogwarts.example"}),
+            )
+            .tenant("hogwarts")
+            .send()
+            .await;
+        assert_eq!(reply.status, 200);
+    })
+    .await;
+
+    for (what, tally) in [("create", &create), ("update", &update)] {
+        assert_eq!(tally.round_trips, 1, "{what}: {tally:?}");
+        assert_eq!(tally.count('P'), 0, "{what}: {tally:?}");
+        assert_eq!(tally.count('E'), 2, "{what}: {tally:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_cached_tenant_costs_no_round_trip_and_a_new_one_costs_exactly_one() {
+    let (app, probe) = probed_app().await;
+    app.get("/students").tenant("hogwarts").send().await;
+
+    let cached = counted(&probe, async {
+        app.get("/students").tenant("hogwarts").send().await;
+    })
+    .await;
+    let uncached = counted(&probe, async {
+        app.get("/students").tenant("castelobruxo").send().await;
+    })
+    .await;
+
+    assert_eq!(
+        cached.round_trips, 1,
+        "only the tenant transaction: {cached:?}"
+    );
+    assert_eq!(
+        uncached.round_trips, 2,
+        "one lookup, then the transaction: {uncached:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_probe_counts_each_awaited_statement_as_its_own_round_trip() {
+    let (app, probe) = probed_app().await;
+    let client = {
+        let url = app.database.config(wizreg::database::Role::App);
+        let mut config = url.clone();
+        config.host_path(probe.socket_dir());
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect through the probe");
+        tokio::spawn(connection);
+        client
+    };
+
+    let sequential = counted(&probe, async {
+        client.batch_execute("begin").await.expect("begin");
+        client.simple_query("select 1").await.expect("select");
+        client.batch_execute("commit").await.expect("commit");
+    })
+    .await;
+
+    assert_eq!(sequential.round_trips, 3, "{sequential:?}");
+}
