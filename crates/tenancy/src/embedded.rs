@@ -80,7 +80,9 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> 
         return if has_server(dir) {
             Ok(dir.to_owned())
         } else {
-            Err(EmbeddedError::BinariesNotFound { looked: dir.display().to_string() })
+            Err(EmbeddedError::BinariesNotFound {
+                looked: dir.display().to_string(),
+            })
         };
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
@@ -167,7 +169,7 @@ impl EmbeddedPostgres {
             data_dir: data_dir.clone(),
         };
 
-        if this.live_server_pid().is_some() {
+        if this.wait_for_running_server() {
             tracing::info!(dir = %pgdata.display(), "attaching to the running embedded PostgreSQL");
             return Ok(this);
         }
@@ -251,11 +253,34 @@ impl EmbeddedPostgres {
         Err(EmbeddedError::NotReady(log_path.to_owned()))
     }
 
-    /// The pid in `postmaster.pid`, if that process is alive.
-    fn live_server_pid(&self) -> Option<Pid> {
+    /// Whether a server is running on this data directory for us to attach to. One that is
+    /// starting is waited for; one that is stopping (say, its `wizreg` was just killed and the
+    /// parent-death signal shut it down) is waited out, so we start our own. A `postmaster.pid`
+    /// naming a dead process, or one that is not PostgreSQL (a reused pid), is stale: the
+    /// server we start replaces it.
+    fn wait_for_running_server(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let Some((pid, status)) = self.pid_file() else {
+                return false;
+            };
+            if !is_postgres(pid) {
+                return false;
+            }
+            if status == "ready" || Instant::now() >= deadline {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid and status (`starting`, `ready`, `stopping`, …) in `postmaster.pid`.
+    fn pid_file(&self) -> Option<(Pid, String)> {
         let text = fs::read_to_string(self.data_dir.join("pgdata/postmaster.pid")).ok()?;
-        let pid = Pid::from_raw(text.lines().next()?.trim().parse().ok()?);
-        kill(pid, None).is_ok().then_some(pid)
+        let mut lines = text.lines();
+        let pid = Pid::from_raw(lines.next()?.trim().parse().ok()?);
+        let status = lines.nth(6).map(str::trim).unwrap_or_default().to_owned();
+        Some((pid, status))
     }
 
     /// The directory holding the server's socket (a libpq `host`).
@@ -315,6 +340,14 @@ impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether `pid` is a live PostgreSQL process.
+fn is_postgres(pid: Pid) -> bool {
+    kill(pid, None).is_ok()
+        && fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).contains("postgres"))
+            .unwrap_or(false)
 }
 
 /// A libpq URL for a server listening in `socket_dir`.

@@ -184,6 +184,16 @@ pub struct Config {
     )]
     pub statement_mode: StatementModeArg,
 
+    /// The largest body `POST /admin/tenants/{id}/import` accepts, in bytes (read a line at a
+    /// time, so this bounds how long one import runs, not memory). Default: 2 GiB.
+    #[arg(
+        long,
+        env = "WIZREG_IMPORT_MAX_BYTES",
+        default_value_t = 2 * 1024 * 1024 * 1024,
+        global = true
+    )]
+    pub import_max_bytes: u64,
+
     /// Seconds a resolved tenant stays cached.
     #[arg(
         long,

@@ -65,17 +65,36 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     );
     let draining = state.draining.clone();
     let closing = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: draining in-flight requests");
-            draining.store(true, Ordering::Relaxed);
-        })
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: args.bind,
-            source,
-        })?;
+    let drain_deadline = Duration::from_secs(args.shutdown_timeout_secs);
+    let (drain_started, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
+    // On the signal the listener closes at once (new connections are refused), readiness
+    // turns 503, and connections end as soon as their in-flight request is answered.
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            deadline_secs = drain_deadline.as_secs(),
+            "shutting down: refusing new connections, draining in-flight requests"
+        );
+        draining.store(true, Ordering::Relaxed);
+        let _ = drain_started.send(());
+    });
+    let deadline_passed = async move {
+        match drain_started_rx.await {
+            Ok(()) => tokio::time::sleep(drain_deadline).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => {
+            served.map_err(|source| StartupError::Bind { addr: args.bind, source })?;
+        }
+        () = deadline_passed => {
+            tracing::warn!(
+                deadline_secs = drain_deadline.as_secs(),
+                "in-flight requests did not finish in time; stopping anyway"
+            );
+        }
+    }
     closing.close();
     drop(database); // stops an embedded server this process started
     tracing::info!("stopped");

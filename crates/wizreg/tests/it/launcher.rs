@@ -7,7 +7,7 @@ use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
 use tokio_postgres::NoTls;
 
 /// Processes whose command line mentions `dir`.
-fn processes_using(dir: &Path) -> usize {
+pub fn processes_using(dir: &Path) -> usize {
     let needle = dir.to_string_lossy().into_owned();
     std::fs::read_dir("/proc")
         .into_iter()
@@ -104,7 +104,10 @@ async fn the_embedded_server_starts_keeps_its_data_and_stops_without_orphans() {
 
 #[test]
 fn missing_binaries_give_one_clear_error_naming_the_package_and_the_alternative() {
-    let dir = tempfile::Builder::new().prefix("wizreg-nobin-").tempdir_in("/tmp").expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("wizreg-nobin-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("WIZREG_PG_BIN", "/nonexistent/bin")
@@ -115,7 +118,13 @@ fn missing_binaries_give_one_clear_error_naming_the_package_and_the_alternative(
         .expect("run wizreg");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("wizreg:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("wizreg:"))
+        .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("postgresql-15") && lines[0].contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        lines[0].contains("postgresql-15") && lines[0].contains("DATABASE_URL"),
+        "{stderr}"
+    );
 }
