@@ -5,6 +5,7 @@ pub mod body;
 pub mod error;
 pub mod houses;
 pub mod idempotency;
+pub mod json_errors;
 pub mod limits;
 pub mod metrics;
 pub mod observe;
@@ -152,3 +153,4 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
+        .layer(middleware::from_fn(json_errors::json_errors))

@@ -18,6 +18,7 @@ mod houses;
 mod idempotency;
 mod isolation;
 mod launcher;
+mod input_props;
 mod lifecycle;
 mod limits;
 mod noisy_neighbours;

@@ -1,0 +1,42 @@
+//! The safety net behind "errors are always JSON": a rejection produced by the framework itself
+//! (a path segment that is not valid UTF-8 after percent-decoding, for instance) comes back as
+//! plain text. This layer gives any such error response our JSON error body, keeping its
+//! status and headers. Our own errors are JSON already and pass through untouched.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Rewrites non-JSON error responses into `{"error": {"code", "message"}}`.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests; retry later"),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable; retry"),
+        s if s.is_client_error() => ("invalid_request", "the request is malformed"),
+        _ => ("internal", "something went wrong on our side"),
+    };
+    let (mut parts, _) = response.into_parts();
+    let (_, body) = ApiError::new(status, code, message)
+        .into_response()
+        .into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, body)
+}
