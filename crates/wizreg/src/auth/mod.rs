@@ -203,3 +203,65 @@ fn load_or_create_secret(path: &Path) -> std::io::Result<Secret> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Parser, ValueEnum};
+
+    use super::*;
+    use crate::config::ServeArgs;
+
+    #[test]
+    fn every_auth_mode_of_the_contract_parses() {
+        for (text, mode) in [
+            ("open", AuthMode::Open),
+            ("api-key", AuthMode::ApiKey),
+            ("jwt", AuthMode::Jwt),
+            ("api-key,jwt", AuthMode::ApiKeyOrJwt),
+            ("jwt,api-key", AuthMode::ApiKeyOrJwt),
+        ] {
+            assert_eq!(AuthMode::from_str(text, false), Ok(mode), "{text}");
+        }
+        assert!(AuthMode::from_str("api-key,open", false).is_err());
+        assert!(AuthMode::ApiKeyOrJwt.accepts_api_keys() && AuthMode::ApiKeyOrJwt.accepts_jwts());
+        assert!(!AuthMode::Open.accepts_api_keys() && !AuthMode::Open.accepts_jwts());
+    }
+
+    #[test]
+    fn open_mode_is_refused_on_a_public_bind_and_credential_modes_are_not() {
+        #[derive(Parser)]
+        struct Both {
+            #[command(flatten)]
+            config: Config,
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parse = |auth: &str| {
+            Both::try_parse_from(["wizreg", "--auth", auth, "--bind", "0.0.0.0:3000"])
+                .expect("valid flags")
+        };
+        let open = parse("open");
+        assert!(open.config.validate_for_serve(&open.serve).is_err());
+        for auth in ["api-key", "jwt", "api-key,jwt"] {
+            let both = parse(auth);
+            assert_eq!(
+                both.config.validate_for_serve(&both.serve),
+                Ok(()),
+                "{auth}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_generated_key_secret_is_private_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("key-secret");
+        let first = load_or_create_secret(&path).expect("created");
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = load_or_create_secret(&path).expect("read back");
+        assert_eq!(first.expose(), again.expose());
+        assert_eq!(first.expose().len(), 64);
+    }
+}

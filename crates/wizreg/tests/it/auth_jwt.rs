@@ -1,4 +1,4 @@
-//! JWTs: HS256 with a shared secret, RS256/ES256 with a PEM public key; `exp`, `nbf`, `iss`
+//! JWTs with a shared secret (HS256; key pairs are in `auth_jwt_keys`): `exp`, `nbf`, `iss`
 //! and `aud` checked with a small clock skew; the tenant claim names the school. Every bad
 //! token is `401 unauthorized` with a message that says what is wrong.
 
@@ -6,14 +6,13 @@ use axum::http::StatusCode;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tenancy::TenantId;
-use wizreg::config::{AuthMode, Config, JwtAlgorithm, Secret};
+use wizreg::config::{AuthMode, Config, Secret};
 
 use crate::auth_api_keys::bearer;
 use crate::harness::{Reply, TestApp};
 
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
-const RS256_PRIVATE: &str = include_str!("../fixtures/jwt-rs256-private.pem");
-const RS256_PUBLIC: &str = include_str!("../fixtures/jwt-rs256-public.pem");
+pub const RS256_PRIVATE: &str = include_str!("../fixtures/jwt-rs256-private.pem");
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -24,7 +23,7 @@ pub fn valid_claims(tenant: TenantId) -> Value {
     json!({"tenant_id": tenant, "sub": "someone", "exp": now() + 300})
 }
 
-fn sign(algorithm: Algorithm, key: &EncodingKey, claims: &Value) -> String {
+pub fn sign(algorithm: Algorithm, key: &EncodingKey, claims: &Value) -> String {
     encode(&Header::new(algorithm), claims, key).expect("sign")
 }
 
@@ -45,7 +44,7 @@ async fn jwt_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
     .await
 }
 
-async fn with_token(app: &TestApp, token: &str) -> Reply {
+pub async fn with_token(app: &TestApp, token: &str) -> Reply {
     app.get("/students")
         .header("authorization", &bearer(token))
         .send()
@@ -53,7 +52,7 @@ async fn with_token(app: &TestApp, token: &str) -> Reply {
 }
 
 /// Asserts a 401 whose message mentions `why`, and that the token is not echoed.
-fn assert_refused(reply: &Reply, why: &str, token: &str) {
+pub fn assert_refused(reply: &Reply, why: &str, token: &str) {
     assert_eq!(
         (reply.status, reply.code()),
         (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -224,102 +223,4 @@ async fn the_tenant_claim_name_is_configurable_and_must_name_a_known_active_scho
         (reply.status, reply.code()),
         (StatusCode::FORBIDDEN, "tenant_suspended")
     );
-}
-
-/// Writes a PEM to a file the app reads at start.
-fn pem_file(pem: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(file.path(), pem).expect("write pem");
-    file
-}
-
-#[tokio::test]
-async fn es256_tokens_verify_with_a_pem_public_key_and_nothing_else_does() {
-    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-    let secret = loop {
-        if let Ok(key) = p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()) {
-            break key;
-        }
-    };
-    let private_pem = secret.to_pkcs8_pem(LineEnding::LF).expect("private pem");
-    let public_pem = secret
-        .public_key()
-        .to_public_key_pem(LineEnding::LF)
-        .expect("public pem");
-    let public_file = pem_file(&public_pem);
-    let path = public_file.path().to_owned();
-    let app = TestApp::with_config(|c| {
-        c.auth = AuthMode::Jwt;
-        c.jwt_algorithm = JwtAlgorithm::Es256;
-        c.jwt_public_key_file = Some(path);
-    })
-    .await;
-    let es256 = EncodingKey::from_ec_pem(private_pem.as_bytes()).expect("ec key");
-    let token = sign(Algorithm::ES256, &es256, &valid_claims(app.hogwarts.id));
-    assert_eq!(with_token(&app, &token).await.status, StatusCode::OK);
-
-    // The classic confusion: HS256 "signed" with the public key as the shared secret.
-    let confused = sign(
-        Algorithm::HS256,
-        &EncodingKey::from_secret(public_pem.as_bytes()),
-        &valid_claims(app.hogwarts.id),
-    );
-    assert_refused(&with_token(&app, &confused).await, "algorithm", &confused);
-    let other_key = EncodingKey::from_ec_pem(
-        p256::SecretKey::from_slice(&[7; 32])
-            .expect("scalar")
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("pem")
-            .as_bytes(),
-    )
-    .expect("ec key");
-    let forged = sign(Algorithm::ES256, &other_key, &valid_claims(app.hogwarts.id));
-    assert_refused(&with_token(&app, &forged).await, "signature", &forged);
-}
-
-#[tokio::test]
-async fn rs256_tokens_verify_with_a_pem_public_key() {
-    let public_file = pem_file(RS256_PUBLIC);
-    let path = public_file.path().to_owned();
-    let app = TestApp::with_config(|c| {
-        c.auth = AuthMode::Jwt;
-        c.jwt_algorithm = JwtAlgorithm::Rs256;
-        c.jwt_public_key_file = Some(path);
-    })
-    .await;
-    let key = EncodingKey::from_rsa_pem(RS256_PRIVATE.as_bytes()).expect("fixture key");
-    let token = sign(Algorithm::RS256, &key, &valid_claims(app.hogwarts.id));
-    assert_eq!(with_token(&app, &token).await.status, StatusCode::OK);
-    let hs = hs256(&valid_claims(app.hogwarts.id));
-    assert_refused(&with_token(&app, &hs).await, "algorithm", &hs);
-}
-
-#[tokio::test]
-async fn jwt_settings_that_do_not_fit_together_stop_the_server_with_a_clear_message() {
-    let app = TestApp::new().await;
-    let mut config = app.config.clone();
-    config.auth = AuthMode::Jwt;
-    let cases: [(Box<dyn Fn(&mut Config)>, &str); 3] = [
-        (Box::new(|_| {}), "WIZREG_JWT_SECRET"),
-        (
-            Box::new(|c| c.jwt_algorithm = JwtAlgorithm::Es256),
-            "WIZREG_JWT_PUBLIC_KEY_FILE",
-        ),
-        (
-            Box::new(|c| {
-                c.jwt_algorithm = JwtAlgorithm::Es256;
-                c.jwt_public_key_file = Some("/nonexistent/key.pem".into());
-            }),
-            "cannot read",
-        ),
-    ];
-    for (adjust, expected) in cases {
-        let mut config = config.clone();
-        adjust(&mut config);
-        let message = wizreg::serve::app_state(&config, &app.database)
-            .await
-            .expect_err("refused")
-            .to_string();
-        assert!(message.contains(expected), "{message}");
-    }
 }

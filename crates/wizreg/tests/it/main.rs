@@ -10,6 +10,8 @@ mod auth_api_keys;
 mod auth_binding;
 mod auth_cli;
 mod auth_jwt;
+mod auth_jwt_keys;
+mod auth_key_routes;
 mod auth_revocation;
 mod bad_input;
 mod concurrency;
