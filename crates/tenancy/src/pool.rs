@@ -164,7 +164,9 @@ impl managed::Manager for ConnectionManager {
             if clean != Some(true) {
                 self.stats.violations.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("a reused connection was inside a transaction or had a tenant set; discarding it");
-                return Err(RecycleError::message("connection failed checkout verification"));
+                return Err(RecycleError::message(
+                    "connection failed checkout verification",
+                ));
             }
         }
         Ok(())
@@ -192,6 +194,22 @@ impl PgConnection {
             self.statements.insert(sql, statement);
         }
         Ok(())
+    }
+
+    /// Sends `sql` with `params` and returns the rows as a stream, read from the socket only as
+    /// they are consumed.
+    pub(crate) async fn query_raw(
+        &self,
+        sql: &'static str,
+        params: Vec<TypedParam<'_>>,
+    ) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
+        match self.statements.get(sql) {
+            Some(statement) => {
+                let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+                self.client.query_raw(statement, untyped).await
+            }
+            None => self.client.query_typed_raw(sql, params).await,
+        }
     }
 
     /// Sends `sql` with `params`. The request leaves on the future's first poll, so several of

@@ -13,6 +13,7 @@ use std::fmt;
 
 use deadpool::managed::{Object, PoolError};
 use futures_util::future::{join4, OptionFuture};
+use futures_util::{Stream, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
@@ -113,13 +114,34 @@ impl Tenancy {
 
     /// Takes a connection for `tenant`. Nothing is sent until the first query.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        self.begin_with(tenant, "BEGIN").await
+    }
+
+    /// Like [`Tenancy::begin`], but every statement of the transaction sees one snapshot and
+    /// nothing can be written: for reads that span several statements, such as an export.
+    pub async fn begin_snapshot(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        self.begin_with(tenant, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+
+    async fn begin_with(
+        &self,
+        tenant: TenantId,
+        begin_sql: &'static str,
+    ) -> Result<TenantTx, DbError> {
         let conn = self.pool.get().await.map_err(pool_error)?;
         Ok(TenantTx {
             conn: Some(conn),
             tenant,
             enter_tenant_sql: self.enter_tenant_sql,
+            begin_sql,
             begun: false,
         })
+    }
+
+    /// Whether [`Tenancy::close`] was called: background work tied to this pool stops then.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     /// Runs a statement with no tenant set, for tables that hold no tenant data (such as the
@@ -158,6 +180,8 @@ pub struct TenantTx {
     conn: Option<Object<ConnectionManager>>,
     tenant: TenantId,
     enter_tenant_sql: &'static str,
+    /// `BEGIN`, or `BEGIN` with an isolation level.
+    begin_sql: &'static str,
     begun: bool,
 }
 
@@ -183,6 +207,47 @@ impl TenantTx {
     /// Runs the last statement with `COMMIT` pipelined behind it.
     pub async fn run_and_commit<T: 'static>(mut self, query: Query<T>) -> Result<T, DbError> {
         self.execute(query, true).await
+    }
+
+    /// Runs a query and hands its rows over as they arrive, for results too big to hold in
+    /// memory (an export of a large school). The transaction stays open.
+    ///
+    /// Memory stays flat however many rows match: the driver reads the socket only as fast as
+    /// the stream is polled (its response channel holds one buffer), so a slow consumer makes
+    /// the server wait on a full socket rather than making this process buffer rows. `$1` is
+    /// the tenant id, as for every query; the query's `map` is not applied.
+    pub async fn stream(
+        &mut self,
+        query: Query<Vec<Row>>,
+    ) -> Result<impl Stream<Item = Result<Row, DbError>> + '_, DbError> {
+        let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
+        let mut types = vec![Type::UUID];
+        types.extend(query.params.iter().map(|(_, t)| t.clone()));
+        conn.prepare(self.enter_tenant_sql, &[Type::UUID]).await?;
+        conn.prepare(query.sql, &types).await?;
+        let tenant = self.tenant.as_uuid();
+        if !self.begun {
+            let enter_params: [TypedParam<'_>; 1] = [(&tenant, Type::UUID)];
+            let enter_untyped: [&(dyn ToSql + Sync); 1] = [&tenant];
+            conn.in_transaction = true;
+            let (began, entered) = futures_util::future::join(
+                conn.client().batch_execute(self.begin_sql),
+                conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped),
+            )
+            .await;
+            began?;
+            entered?;
+            self.begun = true;
+        }
+        let mut params: Vec<TypedParam<'_>> = vec![(&tenant, Type::UUID)];
+        params.extend(
+            query
+                .params
+                .iter()
+                .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
+        );
+        let rows = conn.query_raw(query.sql, params).await?;
+        Ok(rows.map_err(DbError::from))
     }
 
     /// Commits what ran so far.
@@ -221,7 +286,7 @@ impl TenantTx {
         conn.in_transaction = true;
         let client = conn.client();
         let (began, entered, rows, committed) = join4(
-            OptionFuture::from(starting.then(|| client.batch_execute("BEGIN"))),
+            OptionFuture::from(starting.then(|| client.batch_execute(self.begin_sql))),
             OptionFuture::from(
                 starting.then(|| conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped)),
             ),

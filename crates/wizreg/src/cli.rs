@@ -1,15 +1,15 @@
 //! The command line: `serve` (default), `migrate`, `tenant …` and `db-url`. Errors go to stderr
 //! as one line saying what to do, with a non-zero exit.
 
+mod tenant;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tenancy::Slug;
 
 use crate::config::{Config, ServeArgs};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::tenants;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +32,7 @@ enum Command {
     Migrate,
     /// Manage tenants (schools).
     #[command(subcommand)]
-    Tenant(TenantCommand),
+    Tenant(tenant::TenantCommand),
     /// Manage API keys: each is bound to one school.
     #[command(subcommand)]
     Key(crate::auth::commands::KeyCommand),
@@ -51,20 +51,6 @@ enum Command {
 struct ServeOnly {
     #[command(flatten)]
     args: ServeArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum TenantCommand {
-    /// Create a tenant.
-    Create {
-        /// A DNS label: a-z, 0-9 and '-', up to 63 characters.
-        slug: String,
-        /// Display name (default: the slug).
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// List tenants.
-    List,
 }
 
 pub fn main() -> ExitCode {
@@ -110,38 +96,6 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("migrations applied: {applied}");
             Ok(())
         }
-        Command::Tenant(command) => {
-            let database = Database::open(&config)?;
-            database.migrate().await?;
-            let platform = database.connect(Role::Platform).await?;
-            match command {
-                TenantCommand::Create { slug, name } => {
-                    let slug =
-                        Slug::parse(&slug).map_err(|e| StartupError::Config(e.to_string()))?;
-                    let name = name.unwrap_or_else(|| slug.to_string());
-                    let tenant =
-                        tenants::create(&platform, &slug, &name)
-                            .await
-                            .map_err(|e| match e.kind() {
-                                tenancy::DbErrorKind::UniqueViolation => StartupError::Config(
-                                    format!("a tenant with slug '{slug}' exists"),
-                                ),
-                                _ => StartupError::Config(format!(
-                                    "could not create the tenant ({e})"
-                                )),
-                            })?;
-                    println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.name);
-                }
-                TenantCommand::List => {
-                    let list = tenants::list(&platform)
-                        .await
-                        .map_err(|e| StartupError::Config(e.to_string()))?;
-                    for t in list {
-                        println!("{}\t{}\t{}\t{}", t.id, t.slug, t.status.as_str(), t.name);
-                    }
-                }
-            }
-            Ok(())
-        }
+        Command::Tenant(command) => tenant::run(&config, command).await,
     }
 }

@@ -14,6 +14,9 @@ pub enum StartupError {
     Database { step: &'static str, detail: String },
     #[error("{0}")]
     Unsafe(String),
+    /// A command could not do what was asked; the message says why and what to do.
+    #[error("{0}")]
+    Failed(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

@@ -16,20 +16,25 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0001_tenants_houses_students.sql"),
     ),
     (
+        2,
+        "tenant_lifecycle",
+        include_str!("../migrations/0002_tenant_lifecycle.sql"),
+    ),
+    (
         3,
         "api_keys",
         include_str!("../migrations/0003_api_keys.sql"),
+    ),
+    (
+        4,
+        "limits_and_idempotency",
+        include_str!("../migrations/0004_limits_and_idempotency.sql"),
     ),
 ];
 
 /// Creates the roles and schema if missing, then applies pending migrations. Returns how many
 /// were applied. `runtime_user` (the DATABASE_URL user) is made a member of the runtime role.
 pub async fn run(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
-    (
-        4,
-        "limits_and_idempotency",
-        include_str!("../migrations/0004_limits_and_idempotency.sql"),
-    ),
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
     admin
         .execute("select pg_advisory_lock(hashtext('wizreg.migrate'))", &[])

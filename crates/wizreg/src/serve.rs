@@ -144,7 +144,8 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
         Duration::from_secs(config.idempotency_ttl_secs),
     )
     .with_auth(auth)
-    .with_tenant_label_limit(config.metrics_tenant_labels))
+    .with_tenant_label_limit(config.metrics_tenant_labels)
+    .with_import_max_bytes(config.import_max_bytes))
 }
 
 /// Superusers and BYPASSRLS roles ignore every policy: serving as one would void isolation.

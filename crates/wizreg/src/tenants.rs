@@ -8,12 +8,23 @@ use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
 
 /// Creates a tenant: one insert, no DDL, so it is as cheap with 10,000 schools as with 10.
 pub async fn create(platform: &Client, slug: &Slug, name: &str) -> Result<TenantRecord, DbError> {
+    create_with_id(platform, TenantId::new_v7(), slug, name).await
+}
+
+/// Creates a tenant with a given id: a school moved from another deployment keeps its
+/// identity (which credentials such as JWT tenant claims name). A taken id is a unique
+/// violation, like a taken slug.
+pub async fn create_with_id(
+    platform: &Client,
+    id: TenantId,
+    slug: &Slug,
+    name: &str,
+) -> Result<TenantRecord, DbError> {
     let sql = format!(
         "insert into wizreg.tenant (id, slug, name) values ($1, $2, $3) returning {TENANT_COLUMNS}"
     );
-    let id = TenantId::new_v7().as_uuid();
     let row = platform
-        .query_one(&sql, &[&id, &slug.as_str(), &name])
+        .query_one(&sql, &[&id.as_uuid(), &slug.as_str(), &name])
         .await?;
     TenantRecord::from_row(&row)
 }
@@ -62,7 +73,8 @@ pub async fn find(
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
 
-/// Changes a tenant's status and/or name; `None` if there is no such tenant.
+/// Changes a tenant's status and/or name; `None` if there is no such tenant, or if it would
+/// resume a half-deleted one (see [`is_offboarding`]).
 pub async fn update(
     platform: &Client,
     id: TenantId,
@@ -71,7 +83,8 @@ pub async fn update(
 ) -> Result<Option<TenantRecord>, DbError> {
     let sql = format!(
         "update wizreg.tenant set status = coalesce($2, status), name = coalesce($3, name), updated_at = now()
-         where id = $1 returning {TENANT_COLUMNS}"
+         where id = $1 and ($2 is distinct from 'active' or offboarding_since is null)
+         returning {TENANT_COLUMNS}"
     );
     let status = status.map(TenantStatus::as_str);
     let row = platform

@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Which schools get a `tenant` metric label of their own.
     pub tenant_labels: Arc<TenantLabels>,
+    /// The largest import body accepted (`WIZREG_IMPORT_MAX_BYTES`).
+    pub import_max_bytes: u64,
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
@@ -74,9 +76,16 @@ impl AppState {
             idempotency_ttl: std::time::Duration::from_secs(86_400),
             auth: Authenticator::open(),
             tenant_labels: Arc::new(TenantLabels::new(DEFAULT_TENANT_LABELS)),
+            import_max_bytes: admin::portability::DEFAULT_IMPORT_MAX_BYTES,
             platform,
             admin_token,
         }
+    }
+
+    /// Sets the largest import body accepted.
+    pub fn with_import_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.import_max_bytes = max_bytes;
+        self
     }
 
     /// Replaces the default `open` authentication.

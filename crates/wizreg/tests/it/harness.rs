@@ -139,6 +139,8 @@ async fn superuser(socket: &std::path::Path, dbname: &str) -> Client {
 pub struct TestApp {
     pub router: Router,
     pub database: Database,
+    /// The configuration the app was built with (for more instances on the same database).
+    pub config: Config,
     pub dbname: String,
     pub hogwarts: TenantRecord,
     pub castelobruxo: TenantRecord,
@@ -194,10 +196,20 @@ impl TestApp {
         Self {
             router: router(state),
             database,
+            config,
             dbname,
             hogwarts,
             castelobruxo,
         }
+    }
+
+    /// Another server process in miniature: its own pools, tenant cache and change listener,
+    /// on this test's database. Send requests to it with [`Call::via`].
+    pub async fn another_instance(&self) -> Router {
+        let state = wizreg::serve::app_state(&self.config, &self.database)
+            .await
+            .expect("app state");
+        router(state)
     }
 
     /// A superuser connection to this test's database: sees every school (bypasses RLS).
@@ -215,7 +227,7 @@ impl TestApp {
 
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call {
-            app: self,
+            router: &self.router,
             method,
             path: path.to_owned(),
             headers: Vec::new(),
@@ -238,14 +250,19 @@ impl TestApp {
 
 /// A request being built.
 pub struct Call<'a> {
-    app: &'a TestApp,
+    router: &'a Router,
     method: Method,
     path: String,
     headers: Vec<(String, String)>,
     body: Option<(String, Vec<u8>)>,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// Sends the request to another instance (see [`TestApp::another_instance`]).
+    pub fn via(mut self, router: &'a Router) -> Self {
+        self.router = router;
+        self
+    }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
@@ -272,6 +289,22 @@ impl Call<'_> {
     }
 
     pub async fn send(self) -> Reply {
+        let (status, headers, bytes) = self.send_raw().await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("every body is JSON")
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends the request and returns the body as bytes, for bodies that are not one JSON value
+    /// (an NDJSON export).
+    pub async fn send_raw(self) -> (StatusCode, HeaderMap, Vec<u8>) {
         let mut request = Request::builder().method(self.method).uri(&self.path);
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -284,7 +317,6 @@ impl Call<'_> {
         }
         .expect("valid request");
         let response = self
-            .app
             .router
             .clone()
             .oneshot(request)
@@ -298,16 +330,7 @@ impl Call<'_> {
             .await
             .expect("body")
             .to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("every body is JSON")
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        (status, headers, bytes.to_vec())
     }
 }
 

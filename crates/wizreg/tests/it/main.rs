@@ -27,6 +27,7 @@ mod noisy_neighbours;
 mod observability;
 mod round_trips;
 mod students;
+mod tenant_lifecycle;
 mod tenant_resolution;
 mod walkthrough;
 mod zz_probe;

@@ -2,6 +2,7 @@
 //! handler gets the platform connections, and it requires the admin bearer token.
 
 pub mod api_keys;
+pub mod portability;
 pub mod tenants;
 
 use axum::extract::FromRequestParts;
@@ -54,7 +55,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tenants", get(tenants::list).post(tenants::create))
         .route(
             "/admin/tenants/{tenant}",
-            get(tenants::get).patch(tenants::update),
+            get(tenants::get)
+                .patch(tenants::update)
+                .delete(tenants::delete),
+        )
+        .route("/admin/tenants/{tenant}/export", get(portability::export))
+        .route(
+            "/admin/tenants/{tenant}/import",
+            axum::routing::post(portability::import),
         )
         .route(
             "/admin/tenants/{tenant}/api-keys",

@@ -18,6 +18,9 @@ use crate::tenants;
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
 pub struct NewTenantInput {
+    /// Optional: keeps the id of a school moved from another deployment (see the export's
+    /// tenant record). A new UUIDv7 otherwise.
+    id: Option<uuid::Uuid>,
     #[schema(example = "hogwarts")]
     slug: String,
     #[schema(example = "Hogwarts School of Witchcraft and Wizardry")]
@@ -30,12 +33,12 @@ pub struct NewTenantInput {
 pub struct TenantPatchInput {
     status: Option<TenantStatus>,
     name: Option<String>,
-}
-
-fn slug_rule(raw: &str) -> Result<String, String> {
     /// This school's own statement timeout (1 to 600000 ms); null returns it to the default.
     #[schema(minimum = 1, maximum = 600000)]
     statement_timeout_ms: Option<i32>,
+}
+
+fn slug_rule(raw: &str) -> Result<String, String> {
     Slug::parse(raw)
         .map(|s| s.to_string())
         .map_err(|e| e.to_string())
@@ -43,7 +46,8 @@ fn slug_rule(raw: &str) -> Result<String, String> {
 
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantInput,
     security(("admin_token" = [])),
-    responses((status = 201, body = TenantRecord), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 201, body = TenantRecord), (status = 401, body = ErrorBody),
+        (status = 409, description = "The slug (or the id) is taken", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn create(
     PlatformAdmin(platform): PlatformAdmin,
@@ -54,12 +58,16 @@ pub async fn create(
     let slug = input.require("slug", slug);
     let name = input.text("name", name_rule);
     let name = input.require_if_present("name", name);
+    let id = match input.uuid("id") {
+        Field::Value(id) => tenancy::TenantId::from_uuid(id),
+        _ => tenancy::TenantId::new_v7(),
+    };
     input.finish()?;
     let slug = Slug::parse(&slug.unwrap_or_default())
         .map_err(|e| ApiError::field("slug", &e.to_string()))?;
     let name = name.unwrap_or_else(|| slug.to_string());
     let conn = platform.connection().await?;
-    let tenant = tenants::create(conn.client(), &slug, &name).await?;
+    let tenant = tenants::create_with_id(conn.client(), id, &slug, &name).await?;
     state.registry.invalidate_all();
     let mut headers = HeaderMap::new();
     if let Ok(location) = format!("/admin/tenants/{}", tenant.id).parse() {
@@ -129,6 +137,7 @@ pub async fn update(
     };
     let name = input.text("name", name_rule);
     let name = input.require_if_present("name", name);
+    let statement_timeout = input.integer("statement_timeout_ms", 1..=600_000);
     input.finish()?;
     let conn = platform.connection().await?;
     let current = tenants::find(conn.client(), &reference)
@@ -150,5 +159,39 @@ pub async fn update(
     }
     state.registry.invalidate_all();
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
-    let statement_timeout = input.integer("statement_timeout_ms", 1..=600_000);
+}
+
+#[utoipa::path(delete, path = "/admin/tenants/{tenant}", tag = "admin", security(("admin_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
+    responses((status = 204, description = "The school and every row it had are gone; its slug is free again"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn delete(
+    PlatformAdmin(platform): PlatformAdmin,
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let reference = tenant_ref(&tenant)?;
+    let conn = platform.connection().await?;
+    let current = tenants::find(conn.client(), &reference)
+        .await?
+        .ok_or_else(ApiError::unknown_tenant)?;
+    let tenancy = state.tenancy.clone();
+    let registry = state.registry.clone();
+    // A task of its own: the deletion runs to the end even if the client hangs up (an
+    // interrupted one is safe, since the school stays suspended, but a finished one is better).
+    let outcome = tokio::spawn(async move {
+        let outcome =
+            crate::offboard::delete_tenant(conn.client(), &tenancy, current.id, |_| {}).await;
+        registry.invalidate_all();
+        outcome
+    })
+    .await
+    .map_err(|err| ApiError::internal(format!("offboarding task failed: {err}")))??;
+    match outcome {
+        crate::offboard::Offboarded::Deleted { rows } => {
+            tracing::info!(tenant = %current.id, rows, "school deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        crate::offboard::Offboarded::NotFound => Err(ApiError::unknown_tenant()),
+    }
 }

@@ -1,0 +1,348 @@
+//! `wizreg tenant …`: the tenant lifecycle from the shell. As in the admin API, the platform
+//! connection only creates, finds, suspends and removes tenant rows; a school's own records are
+//! read, written and deleted through its tenant transaction, as the runtime role.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use tenancy::pool::build_pool;
+use tenancy::{DbError, DbErrorKind, PoolOptions, Slug, Tenancy, TenantId, TenantRef};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio_postgres::Client;
+
+use crate::config::Config;
+use crate::database::{Database, Role};
+use crate::error::StartupError;
+use crate::offboard::{self, Offboarded};
+use crate::portability::export::{self, WriteSink};
+use crate::portability::import::{self, ImportError};
+use crate::portability::parse_tenant_line;
+use crate::registry::{TenantRecord, TenantStatus};
+use crate::serve::ENTER_TENANT_SQL;
+use crate::tenants;
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// A DNS label: a-z, 0-9 and '-', up to 63 characters.
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
+    /// Suspend a school: its requests get 403 tenant_suspended at once, on every server.
+    Suspend {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// Resume a suspended school.
+    Resume {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// Delete a school and every row it owns (resumable if interrupted).
+    Delete {
+        /// The school's slug or UUID.
+        tenant: String,
+        /// Do not ask for confirmation (required when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write a school's records as NDJSON (standard output by default).
+    Export {
+        /// The school's slug or UUID.
+        tenant: String,
+        /// Write to this file instead.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Import an export into an empty school: the one with the file's slug (or --slug),
+    /// created with the file's id and name when missing. All or nothing.
+    Import {
+        /// The NDJSON file `wizreg tenant export` wrote.
+        file: PathBuf,
+        /// Import into this slug instead of the file's.
+        #[arg(long)]
+        slug: Option<String>,
+    },
+}
+
+fn failed(message: impl Into<String>) -> StartupError {
+    StartupError::Failed(message.into())
+}
+
+fn db(action: &str) -> impl Fn(DbError) -> StartupError + '_ {
+    move |err| {
+        failed(format!(
+            "could not {action} ({err}); check the database and retry"
+        ))
+    }
+}
+
+pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupError> {
+    let database = Database::open(config)?;
+    database.migrate().await?;
+    let platform = database.connect(Role::Platform).await?;
+    match command {
+        TenantCommand::Create { slug, name } => {
+            let slug = parse_slug(&slug)?;
+            let name = name.unwrap_or_else(|| slug.to_string());
+            let tenant = tenants::create(&platform, &slug, &name)
+                .await
+                .map_err(|e| match e.kind() {
+                    DbErrorKind::UniqueViolation => {
+                        failed(format!("a tenant with slug '{slug}' exists"))
+                    }
+                    _ => db("create the tenant")(e),
+                })?;
+            println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.name);
+        }
+        TenantCommand::List => {
+            for t in tenants::list(&platform).await.map_err(db("list tenants"))? {
+                println!("{}\t{}\t{}\t{}", t.id, t.slug, t.status.as_str(), t.name);
+            }
+        }
+        TenantCommand::Suspend { tenant } => {
+            set_status(&platform, &tenant, TenantStatus::Suspended).await?
+        }
+        TenantCommand::Resume { tenant } => {
+            set_status(&platform, &tenant, TenantStatus::Active).await?
+        }
+        TenantCommand::Delete { tenant, yes } => {
+            let tenant = find(&platform, &tenant).await?;
+            let tenancy = tenancy(&database);
+            let total = offboard::count_rows(&tenancy, tenant.id)
+                .await
+                .map_err(db("count the school's rows"))?;
+            if !yes {
+                confirm_delete(&tenant, total)?;
+            }
+            let bar = progress_bar(total, "deleting rows");
+            let outcome = offboard::delete_tenant(&platform, &tenancy, tenant.id, |rows| {
+                bar.set_position(rows)
+            })
+            .await
+            .map_err(db(
+                "finish the delete (run the same command again to carry on)",
+            ))?;
+            bar.finish_and_clear();
+            match outcome {
+                Offboarded::Deleted { rows } => {
+                    eprintln!("deleted school '{}' and its {rows} rows", tenant.slug)
+                }
+                Offboarded::NotFound => return Err(failed("the school was deleted meanwhile")),
+            }
+        }
+        TenantCommand::Export { tenant, output } => {
+            let tenant = find(&platform, &tenant).await?;
+            refuse_offboarding(&platform, &tenant).await?;
+            export_to(&tenancy(&database), &tenant, output.as_deref()).await?;
+        }
+        TenantCommand::Import { file, slug } => {
+            import_from(&platform, &tenancy(&database), &file, slug.as_deref()).await?
+        }
+    }
+    Ok(())
+}
+
+fn tenancy(database: &Database) -> Tenancy {
+    let options = PoolOptions {
+        max_size: 2,
+        ..PoolOptions::default()
+    };
+    Tenancy::new(
+        build_pool(database.config(Role::App), options),
+        ENTER_TENANT_SQL,
+    )
+}
+
+fn parse_slug(raw: &str) -> Result<Slug, StartupError> {
+    Slug::parse(raw).map_err(|e| failed(format!("'{raw}' is not a valid slug: {e}")))
+}
+
+async fn find(platform: &Client, raw: &str) -> Result<TenantRecord, StartupError> {
+    let reference: TenantRef = raw
+        .parse()
+        .map_err(|_| failed(format!("'{raw}' is neither a slug nor a UUID")))?;
+    tenants::find(platform, &reference)
+        .await
+        .map_err(db("look up the school"))?
+        .ok_or_else(|| failed(format!("no school '{raw}'; see `wizreg tenant list`")))
+}
+
+async fn refuse_offboarding(platform: &Client, tenant: &TenantRecord) -> Result<(), StartupError> {
+    if tenants::is_offboarding(platform, tenant.id)
+        .await
+        .map_err(db("look up the school"))?
+    {
+        return Err(failed(format!(
+            "school '{}' is being deleted; finish with `wizreg tenant delete {} --yes`",
+            tenant.slug, tenant.slug
+        )));
+    }
+    Ok(())
+}
+
+async fn set_status(
+    platform: &Client,
+    raw: &str,
+    status: TenantStatus,
+) -> Result<(), StartupError> {
+    let tenant = find(platform, raw).await?;
+    if status == TenantStatus::Active {
+        refuse_offboarding(platform, &tenant).await?;
+    }
+    let updated = tenants::update(platform, tenant.id, Some(status), None)
+        .await
+        .map_err(db("change the school"))?
+        .ok_or_else(|| failed(format!("school '{raw}' changed meanwhile; retry")))?;
+    eprintln!("school '{}' is {}", updated.slug, updated.status.as_str());
+    Ok(())
+}
+
+/// Asks the operator to type the slug; refuses outright when nobody can be asked.
+fn confirm_delete(tenant: &TenantRecord, rows: u64) -> Result<(), StartupError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(failed(format!(
+            "refusing to delete school '{}' without confirmation: pass --yes",
+            tenant.slug
+        )));
+    }
+    eprint!(
+        "This deletes school '{}' ({}) and all {rows} of its rows, for good.\nType its slug to confirm: ",
+        tenant.slug, tenant.id
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| failed(format!("could not read the confirmation: {e}")))?;
+    if answer.trim() != tenant.slug.as_str() {
+        return Err(failed("not confirmed; nothing was deleted"));
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64, message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(total).with_message(message);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta} left)")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn export_to(
+    tenancy: &Tenancy,
+    tenant: &TenantRecord,
+    output: Option<&Path>,
+) -> Result<(), StartupError> {
+    let total = export::count(tenancy, tenant.id)
+        .await
+        .map_err(db("count the school's records"))?;
+    let bar = progress_bar(total, "exporting");
+    let result = match output {
+        Some(path) => {
+            let file = tokio::fs::File::create(path)
+                .await
+                .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))?;
+            let mut sink = WriteSink(BufWriter::new(file));
+            let result =
+                export::export(tenancy, tenant.id, &mut sink, |n| bar.set_position(n)).await;
+            let flushed = sink.0.shutdown().await;
+            let result = result.and_then(|end| flushed.map(|()| end).map_err(Into::into));
+            if result.is_err() {
+                // A cut-off file would be refused by import anyway; leave none behind.
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            result
+        }
+        None => {
+            let mut sink = WriteSink(BufWriter::new(tokio::io::stdout()));
+            let result =
+                export::export(tenancy, tenant.id, &mut sink, |n| bar.set_position(n)).await;
+            let flushed = sink.0.flush().await;
+            result.and_then(|end| flushed.map(|()| end).map_err(Into::into))
+        }
+    };
+    bar.finish_and_clear();
+    let end = result.map_err(|e| failed(format!("the export failed ({e})")))?;
+    eprintln!(
+        "exported school '{}': {} houses, {} students",
+        tenant.slug, end.houses, end.students
+    );
+    Ok(())
+}
+
+async fn import_from(
+    platform: &Client,
+    tenancy: &Tenancy,
+    file: &Path,
+    slug: Option<&str>,
+) -> Result<(), StartupError> {
+    let unreadable = |e: std::io::Error| failed(format!("cannot read {}: {e}", file.display()));
+    let mut first = String::new();
+    BufReader::new(tokio::fs::File::open(file).await.map_err(unreadable)?)
+        .read_line(&mut first)
+        .await
+        .map_err(unreadable)?;
+    let source = parse_tenant_line(first.trim_end().as_bytes())
+        .map_err(|reason| failed(format!("{} line 1: {reason}", file.display())))?;
+    let slug = parse_slug(slug.unwrap_or(&source.slug))?;
+    let (tenant, created) = match tenants::find(platform, &TenantRef::Slug(slug.clone()))
+        .await
+        .map_err(db("look up the school"))?
+    {
+        Some(existing) => {
+            refuse_offboarding(platform, &existing).await?;
+            (existing, false)
+        }
+        None => {
+            // Keep the school's identity when this deployment does not use it yet.
+            let id_taken = tenants::find(platform, &TenantRef::Id(TenantId::from_uuid(source.id)))
+                .await
+                .map_err(db("look up the school"))?
+                .is_some();
+            let id = if id_taken {
+                TenantId::new_v7()
+            } else {
+                TenantId::from_uuid(source.id)
+            };
+            let tenant = tenants::create_with_id(platform, id, &slug, &source.name)
+                .await
+                .map_err(db("create the school"))?;
+            (tenant, true)
+        }
+    };
+    let size = tokio::fs::metadata(file).await.map_err(unreadable)?.len();
+    let bar = progress_bar(size, "importing (bytes)");
+    let input = BufReader::new(tokio::fs::File::open(file).await.map_err(unreadable)?);
+    let result = import::import(tenancy, tenant.id, input, u64::MAX, |n| bar.set_position(n)).await;
+    bar.finish_and_clear();
+    let counts = match result {
+        Ok(counts) => counts,
+        Err(err) => {
+            if created {
+                // Leave the deployment as it was: the school was made for this import only.
+                let _ = offboard::delete_tenant(platform, tenancy, tenant.id, |_| {}).await;
+            }
+            return Err(match err {
+                ImportError::BadLine { line, reason } => failed(format!(
+                    "{} line {line}: {reason}; nothing was imported",
+                    file.display()
+                )),
+                other => failed(format!("the import failed ({other}); nothing was imported")),
+            });
+        }
+    };
+    eprintln!(
+        "imported {} houses and {} students into school '{}' ({})",
+        counts.houses, counts.students, tenant.slug, tenant.id
+    );
+    Ok(())
+}
