@@ -16,7 +16,7 @@ use std::time::Duration;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures_util::future::Either;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 
 use crate::error::DbError;
 
@@ -54,6 +54,8 @@ pub struct CheckoutStats {
     pub violations: AtomicU64,
     /// Connections discarded before any check because they came back flagged mid-transaction.
     pub discarded_in_transaction: AtomicU64,
+    /// Tenant transactions dropped while open (a cancelled request), rolled back before reuse.
+    pub rolled_back_on_drop: AtomicU64,
 }
 
 impl Default for PoolOptions {
@@ -106,10 +108,15 @@ impl ConnectionManager {
     }
 }
 
-/// In an implicit (single-statement) transaction `now()` is this statement's start; inside an
-/// open transaction block it is the block's start, an earlier instant.
-const CHECKOUT_CHECK_SQL: &str =
-    "select nullif(current_setting($1, true), '') is null and now() = statement_timestamp()";
+/// Sent as a simple query: then `now()` (the transaction's start) equals
+/// `statement_timestamp()` unless a transaction block was already open. (With the extended
+/// protocol the server restamps the statement at Bind, so they differ even outside a block.)
+fn checkout_check_sql(setting: &str) -> String {
+    format!(
+        "select nullif(current_setting('{}', true), '') is null and now() = statement_timestamp()",
+        setting.replace('\'', "''")
+    )
+}
 
 /// One pooled server connection and its per-connection statement cache.
 #[derive(Debug)]
@@ -155,13 +162,13 @@ impl managed::Manager for ConnectionManager {
         }
         if let Some(setting) = self.verify_on_checkout {
             self.stats.verified.fetch_add(1, Ordering::Relaxed);
-            let clean = conn
-                .client
-                .query_typed(CHECKOUT_CHECK_SQL, &[(&setting, Type::TEXT)])
-                .await
-                .ok()
-                .and_then(|rows| rows.first().map(|row| row.get::<_, bool>(0)));
-            if clean != Some(true) {
+            let clean = match conn.client.simple_query(&checkout_check_sql(setting)).await {
+                Ok(messages) => messages.iter().any(|message| {
+                    matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+                }),
+                Err(_) => false,
+            };
+            if !clean {
                 self.stats.violations.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("a reused connection was inside a transaction or had a tenant set; discarding it");
                 return Err(RecycleError::message(

@@ -313,6 +313,12 @@ impl Drop for TenantTx {
         if !conn.in_transaction {
             return;
         }
+        if let Some(pool) = Object::pool(&conn) {
+            let stats = pool.manager().checkout_stats();
+            stats
+                .rolled_back_on_drop
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {

@@ -6,6 +6,7 @@ mod harness;
 mod admin_tenants;
 mod audit;
 mod audit_findings;
+mod concurrency;
 mod auth_api_keys;
 mod auth_binding;
 mod auth_cli;
