@@ -38,7 +38,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/houses", tag = "houses",
     params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<Uuid>, Query)),
-    responses((status = 200, body = [House]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [House]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -52,7 +53,8 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/houses/{id}", tag = "houses",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 200, body = House), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = House), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -66,7 +68,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/houses/{id}", tag = "houses", request_body = HouseInput,
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 200, body = House), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -84,7 +87,8 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/houses/{id}", tag = "houses",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete(
     tenant: Tenant,
     State(state): State<AppState>,

@@ -158,8 +158,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json_errors::json_errors))
         .layer(middleware::from_fn(limits::reject_oversized_headers))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
-        .layer(middleware::from_fn(json_errors::json_errors))

@@ -38,7 +38,8 @@ pub async fn create(
     params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<Uuid>, Query),
         ("name" = Option<String>, Query, description = "case-insensitive substring")),
-    responses((status = 200, body = [Student]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [Student]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -56,7 +57,8 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/students/{id}", tag = "students",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 200, body = Student), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Student), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -72,7 +74,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/students/{id}", tag = "students", request_body = StudentInput,
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
     responses((status = 200, body = Student), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -92,7 +95,8 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/students/{id}", tag = "students",
     params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete(
     tenant: Tenant,
     State(state): State<AppState>,

@@ -34,8 +34,14 @@ async fn numbers_out_of_range_and_deeply_nested_json_are_client_errors() {
             r#"{"name": 123456789012345678901234567890}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (r#"{"name": "x", "house_id": 12}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"name": "x", "extra": 1}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            r#"{"name": "x", "house_id": 12}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"name": "x", "extra": 1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (r#"{"name": "x", "name": "y"}"#, StatusCode::CREATED),
         (r#"{"name": "\u0000"}"#, StatusCode::UNPROCESSABLE_ENTITY),
         (r#"{"name": "\ud800"}"#, StatusCode::BAD_REQUEST),
@@ -71,7 +77,10 @@ async fn numbers_out_of_range_and_deeply_nested_json_are_client_errors() {
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{id}");
     }
     let admin = app
-        .patch("/admin/tenants/hogwarts", json!({"statement_timeout_ms": 1e300}))
+        .patch(
+            "/admin/tenants/hogwarts",
+            json!({"statement_timeout_ms": 1e300}),
+        )
         .admin()
         .send()
         .await;
