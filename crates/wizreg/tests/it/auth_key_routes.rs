@@ -110,3 +110,18 @@ async fn without_a_key_secret_keys_are_disabled_and_api_key_mode_refuses_to_star
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_key_routes_and_both_credentials() {
+    let app = TestApp::new().await;
+    let doc = app.get("/openapi.json").send().await.body;
+    let keys = &doc["paths"]["/admin/tenants/{tenant}/api-keys"];
+    assert!(keys["post"]["responses"]["201"].is_object(), "{keys}");
+    assert!(keys["get"]["responses"]["200"].is_object());
+    assert!(doc["paths"]["/admin/tenants/{tenant}/api-keys/{key_id}"]["delete"].is_object());
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["api_key"]["scheme"], "bearer");
+    assert_eq!(schemes["jwt"]["bearerFormat"], "JWT");
+    let students = &doc["paths"]["/students"]["get"]["security"];
+    assert_eq!(students, &json!([{"api_key": []}, {"jwt": []}, {}]));
+}
