@@ -22,6 +22,7 @@ mod houses;
 mod idempotency;
 mod isolation;
 mod launcher;
+mod pgbouncer;
 mod input_props;
 mod lifecycle;
 mod limits;
