@@ -4,6 +4,7 @@
 mod harness;
 
 mod admin_tenants;
+mod attacks;
 mod audit;
 mod audit_findings;
 mod concurrency;
