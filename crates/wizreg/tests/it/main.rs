@@ -5,6 +5,7 @@ mod harness;
 
 mod admin_tenants;
 mod attacks;
+mod attacks_input;
 mod audit;
 mod audit_findings;
 mod concurrency;

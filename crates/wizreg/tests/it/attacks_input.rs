@@ -1,0 +1,426 @@
+//! The attack suite, part 2: injection strings in every tenant input (X-Tenant, Host, the
+//! admin slug, path ids, query parameters, the JWT tenant claim and the API key). Malformed
+//! ones must be refused before any SQL: they are sent to a router whose connection pools are
+//! closed (any SQL would be a 503) after its tenant cache was warmed, and must still get their
+//! 4xx. None may return another school's data or database error text.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use wizreg::config::{AuthMode, Config, Secret};
+
+use crate::auth_jwt::{hs256, JWT_SECRET};
+use crate::harness::{TestApp, ADMIN_TOKEN};
+
+/// Strings an attacker tries in every field that names a school or a record.
+fn injections() -> Vec<String> {
+    let mut list: Vec<String> = [
+        "'",
+        "' or '1'='1",
+        "'; drop table wizreg.student; --",
+        ";",
+        "\\",
+        "\\'; select pg_sleep(1); --",
+        "hog\0warts",
+        "not-a-uuid",
+        "00000000-0000-0000-0000-00000000000g",
+        "HOGWARTS",
+        "hogwärts",
+        "hоgwarts", // a Cyrillic 'о'
+        "ü.localhost",
+        "%",
+        "castelobruxo,hogwarts",
+        "castelobruxo hogwarts",
+        "",
+        " ",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    list.push("a".repeat(10_000));
+    list
+}
+
+/// Percent-encodes everything but unreserved characters, for paths and query strings.
+fn encoded(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sends a request with raw header bytes (non-ASCII and all), returning the status and body.
+async fn send(
+    router: &Router,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        match HeaderValue::from_bytes(value) {
+            Ok(value) => request = request.header(*name, value),
+            // Not representable in HTTP at all (NUL, newline): no server would ever see it.
+            Err(_) => return (StatusCode::BAD_REQUEST, String::new()),
+        }
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The checks every attacked answer must pass.
+fn assert_refused_cleanly(app: &TestApp, what: &str, status: StatusCode, body: &str) {
+    assert!(status.is_client_error(), "{what}: {status} {body:.200}");
+    let lowered = body.to_lowercase();
+    for leak in [
+        "sql",
+        "syntax",
+        "relation",
+        "violates",
+        "postgres",
+        "pg_",
+        "wizreg.",
+        "constraint",
+        "tokio",
+    ] {
+        assert!(
+            !lowered.contains(leak),
+            "{what}: database text '{leak}' in {body:.300}"
+        );
+    }
+    for secret in [
+        app.castelobruxo.id.to_string(),
+        "castelobruxo pupil".to_owned(),
+    ] {
+        assert!(
+            !body.contains(&secret),
+            "{what}: another school's data in {body:.300}"
+        );
+    }
+}
+
+/// An app whose tenant cache is warm for `warm`, then whose only pooled connection is held by
+/// the test: from then on a request that needs SQL waits for it and gets a 503 (shown with
+/// `cold`, a school not in the cache), so a 4xx proves the input was refused before any SQL.
+/// Keep the returned transaction alive while attacking.
+async fn starved_router(
+    app: &TestApp,
+    config: &Config,
+    warm: &[(&str, &[u8])],
+    cold: &[(&str, &[u8])],
+) -> (Router, tenancy::TenantTx) {
+    let state = wizreg::serve::app_state(config, &app.database)
+        .await
+        .expect("state");
+    let router = wizreg::http::router(state.clone());
+    // The tenant-change listener clears the cache once when it starts listening: warm again
+    // until the warm school stays cached.
+    let mut hostage = None;
+    for _ in 0..100 {
+        let (status, body) = send(&router, Method::GET, "/students", warm, None).await;
+        assert_eq!(status, StatusCode::OK, "warm-up: {body}");
+        let held = state
+            .tenancy
+            .begin(app.hogwarts.id)
+            .await
+            .expect("the only connection");
+        let (status, _) = send(&router, Method::GET, "/students/not-a-uuid", warm, None).await;
+        if status == StatusCode::NOT_FOUND {
+            hostage = Some(held);
+            break;
+        }
+        drop(held);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let hostage = hostage.expect("the warm school resolves from the cache");
+    let (status, _) = send(&router, Method::GET, "/students/not-a-uuid", cold, None).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SQL is impossible now"
+    );
+    (router, hostage)
+}
+
+async fn seeded(adjust: impl FnOnce(&mut Config)) -> (TestApp, Config) {
+    let mut captured = None;
+    let app = TestApp::with_config(|c| {
+        c.tenant_cache_ttl_secs = 3600;
+        c.api_key_cache_ttl_secs = 3600;
+        c.pool_size = 1;
+        c.pool_timeout_ms = 300;
+        adjust(c);
+        captured = Some(c.clone());
+    })
+    .await;
+    let reply = app
+        .post("/students", json!({"name": "castelobruxo pupil"}))
+        .via(&app.router)
+        .header("x-tenant", "castelobruxo")
+        .send()
+        .await;
+    assert!(reply.status.is_success() || reply.status == StatusCode::UNAUTHORIZED);
+    (app, captured.expect("config"))
+}
+
+fn is_slug(raw: &str) -> bool {
+    tenancy::Slug::parse(raw).is_ok()
+}
+
+const HOGWARTS: &[(&str, &[u8])] = &[("x-tenant", b"hogwarts")];
+const CASTELOBRUXO: &[(&str, &[u8])] = &[("x-tenant", b"castelobruxo")];
+
+#[tokio::test]
+async fn malformed_school_names_in_x_tenant_and_host_get_a_4xx_before_any_sql() {
+    let (app, config) = seeded(|_| {}).await;
+    let (router, _hostage) = starved_router(&app, &config, HOGWARTS, CASTELOBRUXO).await;
+    let mut refused = 0;
+    for bad in injections()
+        .iter()
+        .filter(|b| !is_slug(b) && !b.trim().is_empty())
+    {
+        let (status, body) = send(
+            &router,
+            Method::GET,
+            "/students",
+            &[("x-tenant", bad.as_bytes())],
+            None,
+        )
+        .await;
+        assert_refused_cleanly(&app, &format!("X-Tenant {bad:.40?}"), status, &body);
+        if bad.to_lowercase() != "hogwarts" {
+            // Host names are case-insensitive: HOGWARTS.localhost is Hogwarts itself.
+            let host = format!("{bad}.localhost");
+            let (status, body) = send(
+                &router,
+                Method::GET,
+                "/students",
+                &[("host", host.as_bytes())],
+                None,
+            )
+            .await;
+            assert_refused_cleanly(&app, &format!("Host {bad:.40?}"), status, &body);
+        }
+        refused += 1;
+    }
+    assert!(refused >= 12, "{refused}");
+}
+
+#[tokio::test]
+async fn well_formed_but_unknown_school_names_are_a_404_with_no_other_schools_data() {
+    let (app, _) = seeded(|_| {}).await;
+    for name in injections().iter().filter(|b| is_slug(b)) {
+        let reply = app.get("/students").tenant(name).send().await;
+        if name.to_lowercase() == "hogwarts" {
+            // Slugs are case-insensitive: this is Hogwarts naming itself.
+            assert_eq!(reply.status, StatusCode::OK);
+            continue;
+        }
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::NOT_FOUND, "unknown_tenant"),
+            "{name}"
+        );
+        let reply = app
+            .get("/students")
+            .host(&format!("{name}.localhost"))
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{name}");
+    }
+    // An empty X-Tenant names no school at all.
+    let reply = app.get("/students").tenant("").send().await;
+    assert!(reply.status.is_client_error());
+}
+
+#[tokio::test]
+async fn injection_strings_in_path_ids_and_paging_parameters_get_a_4xx_before_any_sql() {
+    let (app, config) = seeded(|_| {}).await;
+    let (router, _hostage) = starved_router(&app, &config, HOGWARTS, CASTELOBRUXO).await;
+    for bad in injections() {
+        for resource in ["students", "houses"] {
+            for method in [Method::GET, Method::PATCH, Method::DELETE] {
+                let path = format!("/{resource}/{}", encoded(&bad));
+                let body = (method == Method::PATCH).then(|| json!({"name": "x"}));
+                let (status, text) = send(&router, method.clone(), &path, HOGWARTS, body).await;
+                if !bad.is_empty() {
+                    assert_refused_cleanly(
+                        &app,
+                        &format!("{method} path id {bad:.40?}"),
+                        status,
+                        &text,
+                    );
+                }
+            }
+        }
+        for query in ["after", "limit"] {
+            let path = format!("/students?{query}={}", encoded(&bad));
+            let (status, body) = send(&router, Method::GET, &path, HOGWARTS, None).await;
+            if !bad.is_empty() {
+                assert_refused_cleanly(&app, &format!("?{query}={bad:.40?}"), status, &body);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn injection_strings_in_the_name_filter_are_bound_values_that_match_only_the_callers_rows() {
+    let (app, _) = seeded(|_| {}).await;
+    app.post("/students", json!({"name": "Harry"}))
+        .tenant("hogwarts")
+        .send()
+        .await;
+    for bad in injections() {
+        let path = format!("/students?name={}", encoded(&bad));
+        let (status, body) = send(&app.router, Method::GET, &path, HOGWARTS, None).await;
+        if status.is_success() {
+            let rows: Value = serde_json::from_str(&body).expect("json");
+            for row in rows.as_array().expect("array") {
+                assert_eq!(
+                    row["tenant_id"],
+                    app.hogwarts.id.to_string(),
+                    "name={bad:.40?}"
+                );
+            }
+        } else {
+            assert_refused_cleanly(&app, &format!("name={bad:.40?}"), status, &body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn injection_strings_as_admin_slugs_are_refused_before_any_sql_and_create_nothing() {
+    let (app, config) = seeded(|_| {}).await;
+    // The same app, but its platform (admin) database is unreachable: SQL there is a 503.
+    let mut unreachable = config.clone();
+    unreachable.admin_database_url = Some(tenancy::embedded::socket_url(
+        std::path::Path::new("/nonexistent"),
+        "postgres",
+        "nowhere",
+    ));
+    let database = wizreg::database::Database::open(&unreachable).expect("settings");
+    let state = wizreg::serve::app_state(&unreachable, &database)
+        .await
+        .expect("state");
+    let router = wizreg::http::router(state);
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let admin: &[(&str, &[u8])] = &[("authorization", auth.as_bytes())];
+    let valid = json!({"slug": "fine-slug", "name": "x"});
+    let (status, _) = send(&router, Method::POST, "/admin/tenants", admin, Some(valid)).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a valid slug needs SQL"
+    );
+    for bad in injections().iter().filter(|b| !is_slug(b)) {
+        let body = json!({"slug": bad, "name": "x"});
+        let (status, text) = send(&router, Method::POST, "/admin/tenants", admin, Some(body)).await;
+        assert_refused_cleanly(&app, &format!("slug {bad:.40?}"), status, &text);
+    }
+    let tenants: i64 = app
+        .privileged()
+        .await
+        .query_one("select count(*) from wizreg.tenant", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(tenants, 2);
+}
+
+fn jwt(claim: Value) -> String {
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 300;
+    format!(
+        "Bearer {}",
+        hs256(&json!({"tenant_id": claim, "sub": "x", "exp": exp}))
+    )
+}
+
+#[tokio::test]
+async fn injection_strings_in_the_jwt_tenant_claim_are_refused_before_any_sql() {
+    let (app, config) = seeded(|c| {
+        c.auth = AuthMode::Jwt;
+        c.jwt_secret = Some(Secret::new(JWT_SECRET));
+    })
+    .await;
+    let good = jwt(json!(app.hogwarts.id));
+    let cold = jwt(json!(app.castelobruxo.id));
+    let warm: &[(&str, &[u8])] = &[("authorization", good.as_bytes())];
+    let (router, _hostage) =
+        starved_router(&app, &config, warm, &[("authorization", cold.as_bytes())]).await;
+    let mut claims: Vec<Value> = injections().into_iter().map(Value::from).collect();
+    let castelo = app.castelobruxo.id.to_string();
+    claims.extend([
+        json!(null),
+        json!(1),
+        json!([castelo]),
+        json!({ "id": castelo }),
+        json!(format!("{}'", castelo.to_uppercase())),
+    ]);
+    for claim in claims {
+        let token = jwt(claim.clone());
+        let headers: &[(&str, &[u8])] = &[("authorization", token.as_bytes())];
+        let (status, body) = send(&router, Method::GET, "/students", headers, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{claim:.60}: {body}");
+        assert_refused_cleanly(
+            &app,
+            &format!("claim {:.60}", claim.to_string()),
+            status,
+            &body,
+        );
+    }
+    // The credential decides: naming another school beside it is refused, before any SQL.
+    let mismatch: &[(&str, &[u8])] = &[
+        ("authorization", good.as_bytes()),
+        ("x-tenant", b"castelobruxo"),
+    ];
+    let (status, body) = send(&router, Method::GET, "/students", mismatch, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test]
+async fn injection_strings_as_api_keys_are_refused_before_any_sql() {
+    let (app, config) = seeded(|c| c.auth = AuthMode::ApiKey).await;
+    let (_, key) = crate::auth_api_keys::issue_key(&app, "hogwarts").await;
+    let (_, other) = crate::auth_api_keys::issue_key(&app, "castelobruxo").await;
+    let good = format!("Bearer {key}");
+    let cold = format!("Bearer {other}");
+    let warm: &[(&str, &[u8])] = &[("authorization", good.as_bytes())];
+    let (router, _hostage) =
+        starved_router(&app, &config, warm, &[("authorization", cold.as_bytes())]).await;
+    let castelo = app.castelobruxo.id.as_uuid().simple().to_string();
+    let mut keys = injections();
+    keys.extend([
+        format!("wzk_{castelo}_'; --"),
+        format!("wzk_{castelo}"),
+        "wzk_".to_owned(),
+        format!("{key}'"),
+    ]);
+    for bad in keys {
+        let header = format!("Bearer {bad}");
+        let headers: &[(&str, &[u8])] = &[("authorization", header.as_bytes())];
+        let (status, body) = send(&router, Method::GET, "/students", headers, None).await;
+        assert_refused_cleanly(&app, &format!("api key {bad:.40?}"), status, &body);
+    }
+}
