@@ -5,6 +5,8 @@ mod harness;
 
 mod admin_tenants;
 mod attacks;
+mod attacks_credentials;
+mod attacks_input;
 mod attacks_input;
 mod audit;
 mod audit_findings;
