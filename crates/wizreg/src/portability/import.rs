@@ -2,7 +2,7 @@
 //!
 //! The whole file goes through one tenant transaction, committed only after the `end` record
 //! checked out; any bad line drops the transaction, so the school stays empty. Lines are read
-//! one at a time and written in batches of [`BATCH_ROWS`] (`insert … select from unnest(…)`),
+//! one at a time and written in batches of [`super::batch::BATCH_ROWS`] rows,
 //! so memory holds one batch plus the set of house ids seen (students may only name houses of
 //! the file, which must come before them).
 //!
@@ -11,20 +11,16 @@
 //! is inserted with `on conflict do nothing returning id`, and the first row missing from what
 //! came back is the line that repeats an id or an email.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use tenancy::{DbError, Query, Tenancy, TenantId, TenantTx};
-use time::OffsetDateTime;
 use tokio::io::AsyncBufRead;
-use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use super::batch::{insert_houses, insert_students, Batch};
 use super::lines::{Lines, LinesError};
 use super::{describe_json_error, EndLine, HouseLine, Record, StudentLine, FORMAT};
 use crate::domain::input::{email_rule, name_rule};
-
-/// Rows per insert statement.
-pub const BATCH_ROWS: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -38,7 +34,7 @@ pub enum ImportError {
     Db(#[from] DbError),
 }
 
-fn bad(line: u64, reason: impl Into<String>) -> ImportError {
+pub(super) fn bad(line: u64, reason: impl Into<String>) -> ImportError {
     ImportError::BadLine {
         line,
         reason: reason.into(),
@@ -223,136 +219,12 @@ impl State {
     }
 
     async fn flush_houses(&mut self, tx: &mut TenantTx) -> Result<(), ImportError> {
-        if self.houses.rows.is_empty() {
-            return Ok(());
-        }
-        let (lines, rows) = self.houses.take();
-        let ids: Vec<Uuid> = rows.iter().map(|h| h.id).collect();
-        let query = Query::new(
-            "insert into wizreg.house (tenant_id, id, name, created_at, updated_at)
-             select $1, * from unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-             on conflict do nothing returning id",
-        )
-        .bind(ids.clone(), Type::UUID_ARRAY)
-        .bind(
-            rows.iter().map(|h| h.name.clone()).collect::<Vec<_>>(),
-            Type::TEXT_ARRAY,
-        )
-        .bind(timestamps(&rows, |h| h.created_at), Type::TIMESTAMPTZ_ARRAY)
-        .bind(timestamps(&rows, |h| h.updated_at), Type::TIMESTAMPTZ_ARRAY);
-        let stored = returned_ids(tx.run(query).await.map_err(|e| in_lines(e, &lines))?);
-        check_all_stored(
-            &ids,
-            &lines,
-            stored,
-            "repeats the id or the name of an earlier house",
-        )?;
-        self.counts.houses += ids.len() as u64;
+        self.counts.houses += insert_houses(tx, &mut self.houses).await?;
         Ok(())
     }
 
     async fn flush_students(&mut self, tx: &mut TenantTx) -> Result<(), ImportError> {
-        if self.students.rows.is_empty() {
-            return Ok(());
-        }
-        let (lines, rows) = self.students.take();
-        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
-        let query = Query::new(
-            "insert into wizreg.student (tenant_id, id, name, email, house_id, created_at, updated_at)
-             select $1, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::timestamptz[])
-             on conflict do nothing returning id",
-        )
-        .bind(ids.clone(), Type::UUID_ARRAY)
-        .bind(rows.iter().map(|s| s.name.clone()).collect::<Vec<_>>(), Type::TEXT_ARRAY)
-        .bind(rows.iter().map(|s| s.email.clone()).collect::<Vec<_>>(), Type::TEXT_ARRAY)
-        .bind(rows.iter().map(|s| s.house_id).collect::<Vec<_>>(), Type::UUID_ARRAY)
-        .bind(timestamps(&rows, |s| s.created_at), Type::TIMESTAMPTZ_ARRAY)
-        .bind(timestamps(&rows, |s| s.updated_at), Type::TIMESTAMPTZ_ARRAY);
-        let stored = returned_ids(tx.run(query).await.map_err(|e| in_lines(e, &lines))?);
-        check_all_stored(
-            &ids,
-            &lines,
-            stored,
-            "repeats the id or the email of an earlier student",
-        )?;
-        self.counts.students += ids.len() as u64;
+        self.counts.students += insert_students(tx, &mut self.students).await?;
         Ok(())
-    }
-}
-
-/// Records waiting for their insert, with their line numbers.
-struct Batch<T> {
-    lines: Vec<u64>,
-    rows: Vec<T>,
-}
-
-impl<T> Default for Batch<T> {
-    fn default() -> Self {
-        Self {
-            lines: Vec::with_capacity(BATCH_ROWS),
-            rows: Vec::with_capacity(BATCH_ROWS),
-        }
-    }
-}
-
-impl<T> Batch<T> {
-    fn push(&mut self, line: u64, row: T) {
-        self.lines.push(line);
-        self.rows.push(row);
-    }
-    fn is_full(&self) -> bool {
-        self.rows.len() >= BATCH_ROWS
-    }
-    fn take(&mut self) -> (Vec<u64>, Vec<T>) {
-        (
-            std::mem::take(&mut self.lines),
-            std::mem::take(&mut self.rows),
-        )
-    }
-}
-
-fn timestamps<T>(rows: &[T], field: impl Fn(&T) -> OffsetDateTime) -> Vec<OffsetDateTime> {
-    rows.iter().map(field).collect()
-}
-
-fn returned_ids(rows: Vec<tokio_postgres::Row>) -> HashMap<Uuid, usize> {
-    let mut stored = HashMap::with_capacity(rows.len());
-    for row in rows {
-        *stored.entry(row.get::<_, Uuid>(0)).or_default() += 1;
-    }
-    stored
-}
-
-/// Finds the first row of a batch that the database skipped as a duplicate. Ids stored once
-/// are used up in file order, so of two lines with one id, the later one is reported.
-fn check_all_stored(
-    ids: &[Uuid],
-    lines: &[u64],
-    mut stored: HashMap<Uuid, usize>,
-    reason: &str,
-) -> Result<(), ImportError> {
-    for (id, line) in ids.iter().zip(lines) {
-        match stored.get_mut(id) {
-            Some(left) if *left > 0 => *left -= 1,
-            _ => return Err(bad(*line, reason)),
-        }
-    }
-    Ok(())
-}
-
-/// A value the checks above let through but the database refused: name the batch's lines.
-fn in_lines(err: DbError, lines: &[u64]) -> ImportError {
-    match err.kind() {
-        tenancy::DbErrorKind::InvalidData | tenancy::DbErrorKind::ForeignKeyViolation => {
-            let (first, last) = (
-                lines.first().copied().unwrap_or(0),
-                lines.last().copied().unwrap_or(0),
-            );
-            bad(
-                first,
-                format!("a value on lines {first} to {last} is out of range"),
-            )
-        }
-        _ => ImportError::Db(err),
     }
 }

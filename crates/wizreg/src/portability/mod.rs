@@ -18,6 +18,7 @@
 //! Both directions run through the ordinary tenant transaction ([`tenancy::TenantTx`]), as the
 //! runtime role under the school's RLS policy, never through a privileged connection.
 
+mod batch;
 pub mod export;
 pub mod import;
 pub mod lines;

@@ -2,12 +2,12 @@
 //! test's database (DATABASE_URL / WIZREG_ADMIN_DATABASE_URL point at it).
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::harness::TestApp;
+use crate::tenant_suspension::wait_for_status;
 
 /// Runs `wizreg <args>` against `app`'s database with standard input closed (not a terminal).
 async fn wizreg(app: &TestApp, args: &[&str]) -> Output {
@@ -44,32 +44,27 @@ fn assert_fails_with(output: &Output, expected: &str) {
     );
 }
 
-async fn wait_for_status(app: &TestApp, expected: StatusCode) -> StatusCode {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = app.get("/students").tenant("hogwarts").send().await.status;
-        if status == expected || Instant::now() > deadline {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn suspend_and_resume_from_the_shell_reach_a_running_server() {
     let app = TestApp::with_config(|config| config.tenant_cache_ttl_secs = 3600).await;
-    assert_eq!(wait_for_status(&app, StatusCode::OK).await, StatusCode::OK);
+    assert_eq!(
+        wait_for_status(&app, &app.router, StatusCode::OK).await,
+        StatusCode::OK
+    );
 
     let suspended = wizreg(&app, &["tenant", "suspend", "hogwarts"]).await;
     assert!(suspended.status.success(), "{}", stderr(&suspended));
     assert_eq!(
-        wait_for_status(&app, StatusCode::FORBIDDEN).await,
+        wait_for_status(&app, &app.router, StatusCode::FORBIDDEN).await,
         StatusCode::FORBIDDEN
     );
 
     let resumed = wizreg(&app, &["tenant", "resume", "hogwarts"]).await;
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert_eq!(wait_for_status(&app, StatusCode::OK).await, StatusCode::OK);
+    assert_eq!(
+        wait_for_status(&app, &app.router, StatusCode::OK).await,
+        StatusCode::OK
+    );
 
     assert_fails_with(
         &wizreg(&app, &["tenant", "suspend", "durmstrang"]).await,
