@@ -327,3 +327,31 @@ async fn export_and_import_answer_each_error_status() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn an_export_larger_than_a_request_body_limit_streams_out_and_imports_back() {
+    let app = TestApp::new().await;
+    let privileged = app.privileged().await;
+    privileged
+        .execute(
+            "insert into wizreg.student (tenant_id, id, name, email)
+             select $1, gen_random_uuid(), 'Student ' || n, 'student' || n || '@example.org'
+             from generate_series(1, 3000) n",
+            &[&app.hogwarts.id.as_uuid()],
+        )
+        .await
+        .expect("seed");
+    let exported = export(&app, "hogwarts").await;
+    assert!(
+        exported.len() > 4 * 64 * 1024,
+        "several chunks out, and far over the 64 KiB JSON body limit in: {} bytes",
+        exported.len()
+    );
+    let imported = import(&app, "castelobruxo", exported).await;
+    assert_eq!(imported.status, StatusCode::OK, "{imported:?}");
+    assert_eq!(imported.body, json!({"houses": 0, "students": 3000}));
+    assert_eq!(
+        contents(&app, app.castelobruxo.id.as_uuid()).await,
+        contents(&app, app.hogwarts.id.as_uuid()).await
+    );
+}
