@@ -42,7 +42,7 @@ pub enum KeyCommand {
 }
 
 fn fail(message: String) -> StartupError {
-    StartupError::Config(message)
+    StartupError::Failed(message)
 }
 
 pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupError> {
@@ -73,7 +73,9 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
         KeyCommand::Create { tenant } => {
             let school = find(tenant).await?;
             let secret = super::key_secret(config, &database)?.ok_or_else(|| {
-                fail("set WIZREG_KEY_SECRET to the secret the servers hash API keys with".into())
+                StartupError::Config(
+                    "set WIZREG_KEY_SECRET to the secret the servers hash API keys with".into(),
+                )
             })?;
             let keys = ApiKeys::new(secret, tenancy, Duration::from_secs(1));
             let created = keys

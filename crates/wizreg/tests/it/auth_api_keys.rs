@@ -207,3 +207,32 @@ async fn api_keys_are_invisible_outside_their_schools_transaction() {
         .collect();
     assert_eq!(tenants, vec![app.hogwarts.id.as_uuid()]);
 }
+
+#[tokio::test]
+async fn a_deleted_schools_keys_stop_working_at_once() {
+    let app = api_key_app().await;
+    let (_, key) = issue_key(&app, "hogwarts").await;
+    let with_key = || {
+        app.get("/students")
+            .header("authorization", &bearer(&key))
+            .send()
+    };
+    assert_eq!(with_key().await.status, StatusCode::OK, "and is now cached");
+    let deleted = app
+        .delete(&format!("/admin/tenants/{}", app.hogwarts.id))
+        .admin()
+        .send()
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+    let refused = with_key().await;
+    // 404 while the key's lookup is still cached (the school is gone), 401 once it is not
+    // (the key is gone with it): never served.
+    assert!(
+        [
+            (StatusCode::NOT_FOUND, "unknown_tenant"),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        ]
+        .contains(&(refused.status, refused.code())),
+        "{refused:?}"
+    );
+}
