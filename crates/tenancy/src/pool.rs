@@ -4,8 +4,8 @@
 //! The second promise has two layers. [`crate::TenantTx`] rolls back before it lets a
 //! connection go, even when its future is dropped mid-flight; and [`ConnectionManager::recycle`]
 //! is the backstop: a connection whose `in_transaction` flag is still set is thrown away rather
-//! than reused. With [`PoolOptions::verify_on_checkout`], every reused connection is also
-//! asked by the server itself whether it is idle and has no tenant set ([`CheckoutStats`]).
+//! than reused. With [`PoolOptions::verify_on_checkout`], every new or reused connection is
+//! also checked by the server itself: idle, no tenant set, no advisory lock ([`CheckoutStats`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,16 +39,17 @@ pub struct PoolOptions {
     /// How long a request may wait for a connection before it is told to retry.
     pub acquire_timeout: Duration,
     pub statement_mode: StatementMode,
-    /// The tenant setting's name, to have the server confirm at every checkout of a reused
-    /// connection that no transaction is open and the setting is unset. Costs one round trip
-    /// per checkout: for tests and diagnostics. A failing connection is counted and discarded.
+    /// The tenant setting's name, to have the server confirm for every new connection and at
+    /// every reuse that no transaction is open, the setting is unset and no advisory lock is
+    /// held. Costs one round trip per checkout: for tests and diagnostics. A failing connection
+    /// is counted and discarded.
     pub verify_on_checkout: Option<&'static str>,
 }
 
 /// What checkout verification saw, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct CheckoutStats {
-    /// Reused connections the server was asked about.
+    /// Connections the server was asked about (each new one, and each reuse).
     pub verified: AtomicU64,
     /// Of those, how many were inside a transaction or had a tenant set (expected: none).
     pub violations: AtomicU64,
@@ -111,9 +112,11 @@ impl ConnectionManager {
 /// Sent as a simple query: then `now()` (the transaction's start) equals
 /// `statement_timestamp()` unless a transaction block was already open. (With the extended
 /// protocol the server restamps the statement at Bind, so they differ even outside a block.)
+/// A session-level advisory lock is state carried between requests too, so it also fails.
 fn checkout_check_sql(setting: &str) -> String {
     format!(
-        "select nullif(current_setting('{}', true), '') is null and now() = statement_timestamp()",
+        "select nullif(current_setting('{}', true), '') is null and now() = statement_timestamp()
+           and not exists (select from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())",
         setting.replace('\'', "''")
     )
 }
@@ -139,6 +142,12 @@ impl managed::Manager for ConnectionManager {
                 tracing::warn!(error = %DbError::from(err), "database connection closed");
             }
         });
+        if let Some(setting) = self.verify_on_checkout {
+            // A role or database default can give even a new session a tenant: refuse it.
+            if !self.verify(&client, setting).await {
+                return Err(DbError::unavailable());
+            }
+        }
         Ok(PgConnection {
             client,
             statement_mode: self.statement_mode,
@@ -161,22 +170,32 @@ impl managed::Manager for ConnectionManager {
             ));
         }
         if let Some(setting) = self.verify_on_checkout {
-            self.stats.verified.fetch_add(1, Ordering::Relaxed);
-            let clean = match conn.client.simple_query(&checkout_check_sql(setting)).await {
-                Ok(messages) => messages.iter().any(|message| {
-                    matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
-                }),
-                Err(_) => false,
-            };
-            if !clean {
-                self.stats.violations.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("a reused connection was inside a transaction or had a tenant set; discarding it");
+            if !self.verify(&conn.client, setting).await {
                 return Err(RecycleError::message(
                     "connection failed checkout verification",
                 ));
             }
         }
         Ok(())
+    }
+}
+
+impl ConnectionManager {
+    /// Asks the server whether `client`'s session is idle, tenant-less and lock-free; counts
+    /// the check and, when it fails, the violation.
+    async fn verify(&self, client: &Client, setting: &str) -> bool {
+        self.stats.verified.fetch_add(1, Ordering::Relaxed);
+        let clean = match client.simple_query(&checkout_check_sql(setting)).await {
+            Ok(messages) => messages.iter().any(|message| {
+                matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+            }),
+            Err(_) => false,
+        };
+        if !clean {
+            self.stats.violations.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("a pooled connection was inside a transaction, had a tenant set or held an advisory lock; discarding it");
+        }
+        clean
     }
 }
 
