@@ -211,7 +211,7 @@ mod tests {
     use clap::{Parser, ValueEnum};
 
     use super::*;
-    use crate::config::ServeArgs;
+    use crate::config::{JwtAlgorithm, ServeArgs};
 
     #[test]
     fn every_auth_mode_of_the_contract_parses() {
@@ -225,6 +225,14 @@ mod tests {
             assert_eq!(AuthMode::from_str(text, false), Ok(mode), "{text}");
         }
         assert!(AuthMode::from_str("api-key,open", false).is_err());
+        for (text, algorithm) in [
+            ("HS256", JwtAlgorithm::Hs256),
+            ("rs256", JwtAlgorithm::Rs256),
+            ("ES256", JwtAlgorithm::Es256),
+        ] {
+            assert_eq!(JwtAlgorithm::from_str(text, true), Ok(algorithm), "{text}");
+        }
+        assert!(JwtAlgorithm::from_str("none", true).is_err());
         assert!(AuthMode::ApiKeyOrJwt.accepts_api_keys() && AuthMode::ApiKeyOrJwt.accepts_jwts());
         assert!(!AuthMode::Open.accepts_api_keys() && !AuthMode::Open.accepts_jwts());
     }
