@@ -28,6 +28,7 @@ mod input_props;
 mod isolation;
 mod launcher;
 mod lifecycle;
+mod model;
 mod limits;
 mod noisy_neighbours;
 mod observability;
