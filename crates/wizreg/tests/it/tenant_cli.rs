@@ -216,3 +216,60 @@ fn after_first_line(bytes: &[u8]) -> &[u8] {
         .map_or(bytes.len(), |i| i + 1);
     &bytes[cut..]
 }
+
+/// Runs `wizreg <args>` on a pseudo-terminal (through `script`), typing `typed` into it.
+async fn wizreg_on_a_terminal(app: &TestApp, args: &str, typed: &str) -> Output {
+    use std::io::Write;
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_wizreg"));
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env(
+            "DATABASE_URL",
+            app.config.database_url.clone().expect("runtime URL"),
+        )
+        .env(
+            "WIZREG_ADMIN_DATABASE_URL",
+            app.config.admin_database_url.clone().expect("admin URL"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(typed.as_bytes()).expect("type");
+    drop(stdin);
+    tokio::task::spawn_blocking(move || child.wait_with_output().expect("run"))
+        .await
+        .expect("finished")
+}
+
+#[tokio::test]
+async fn delete_on_a_terminal_asks_for_the_slug_and_goes_ahead_only_when_it_is_typed() {
+    let app = TestApp::new().await;
+    let wrong = wizreg_on_a_terminal(&app, "tenant delete hogwarts", "hogwart\n").await;
+    let said = String::from_utf8_lossy(&wrong.stdout).into_owned();
+    assert!(!wrong.status.success(), "{said}");
+    assert!(said.contains("Type its slug to confirm"), "{said}");
+    assert!(said.contains("not confirmed"), "{said}");
+    assert_eq!(
+        app.get("/admin/tenants/hogwarts")
+            .admin()
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let typed = wizreg_on_a_terminal(&app, "tenant delete hogwarts", "hogwarts\n").await;
+    let said = String::from_utf8_lossy(&typed.stdout).into_owned();
+    assert!(typed.status.success(), "{said}");
+    assert_eq!(
+        app.get("/admin/tenants/hogwarts")
+            .admin()
+            .send()
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
