@@ -129,13 +129,25 @@ impl Tenancy {
         tenant: TenantId,
         begin_sql: &'static str,
     ) -> Result<TenantTx, DbError> {
-        let conn = self.pool.get().await.map_err(pool_error)?;
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e, self.checkout_stats()))?;
         Ok(TenantTx {
             conn: Some(conn),
             tenant,
             enter_tenant_sql: self.enter_tenant_sql,
             begin_sql,
             begun: false,
+            statements: 0,
+            failed: false,
+            span: tracing::debug_span!(
+                "tenant_tx",
+                %tenant,
+                statements = tracing::field::Empty,
+                outcome = tracing::field::Empty
+            ),
         })
     }
 
@@ -151,7 +163,11 @@ impl Tenancy {
         sql: &'static str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, DbError> {
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e, self.checkout_stats()))?;
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
         conn.prepare(sql, &types).await?;
         let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
@@ -164,9 +180,15 @@ impl Tenancy {
     }
 }
 
-fn pool_error(err: PoolError<DbError>) -> DbError {
+fn pool_error(err: PoolError<DbError>, stats: &crate::pool::CheckoutStats) -> DbError {
     match err {
         PoolError::Backend(db) => db,
+        PoolError::Timeout(_) => {
+            stats
+                .acquire_timeouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            DbError::unavailable()
+        }
         _ => DbError::unavailable(),
     }
 }
@@ -183,6 +205,10 @@ pub struct TenantTx {
     /// `BEGIN`, or `BEGIN` with an isolation level.
     begin_sql: &'static str,
     begun: bool,
+    /// For the `tenant_tx` span (debug level): statements run and whether one failed.
+    statements: u32,
+    failed: bool,
+    span: tracing::Span,
 }
 
 impl fmt::Debug for TenantTx {
@@ -201,12 +227,34 @@ impl TenantTx {
 
     /// Runs a statement; the transaction stays open.
     pub async fn run<T: 'static>(&mut self, query: Query<T>) -> Result<T, DbError> {
-        self.execute(query, false).await
+        let result = self.execute(query, false).await;
+        self.failed |= result.is_err();
+        result
     }
 
     /// Runs the last statement with `COMMIT` pipelined behind it.
     pub async fn run_and_commit<T: 'static>(mut self, query: Query<T>) -> Result<T, DbError> {
-        self.execute(query, true).await
+        let result = self.execute(query, true).await;
+        self.failed |= result.is_err();
+        result
+    }
+
+    /// Closes the `tenant_tx` span with what happened: `committed`, `failed`, `rolled_back`
+    /// (dropped while open, such as a cancelled request) or `empty` (nothing ran).
+    fn close_span(&self) {
+        if self.span.is_disabled() {
+            return;
+        }
+        let open = self.conn.as_ref().is_some_and(|conn| conn.in_transaction);
+        let outcome = match (self.begun, self.failed, open) {
+            (false, _, _) => "empty",
+            (true, true, _) => "failed",
+            (true, false, true) => "rolled_back",
+            (true, false, false) => "committed",
+        };
+        self.span.record("statements", self.statements);
+        self.span.record("outcome", outcome);
+        tracing::debug!(parent: &self.span, statements = self.statements, outcome, "tenant transaction ended");
     }
 
     /// Runs a query and hands its rows over as they arrive, for results too big to hold in
@@ -262,6 +310,7 @@ impl TenantTx {
     }
 
     async fn execute<T: 'static>(&mut self, query: Query<T>, commit: bool) -> Result<T, DbError> {
+        self.statements += 1;
         let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
         let mut types = vec![Type::UUID];
         types.extend(query.params.iter().map(|(_, t)| t.clone()));
@@ -309,6 +358,7 @@ impl TenantTx {
 
 impl Drop for TenantTx {
     fn drop(&mut self) {
+        self.close_span();
         let Some(conn) = self.conn.take() else { return };
         if !conn.in_transaction {
             return;

@@ -36,17 +36,14 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 const REQUEST_LABELS: &[&str] = &["route", "method", "status", "tenant"];
 
-/// Every series Wizreg exports.
+/// The series Wizreg records as it serves. Gauges and totals that other parts keep (the pool,
+/// the limits) are read when `/metrics` is scraped ([`ScrapeValues`]).
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
     db_errors: IntCounterVec,
-    pool_connections: IntGaugeVec,
-    pool_max: IntGauge,
-    pool_waiting: IntGauge,
-    pool_acquire_timeouts: IntCounter,
 }
 
 /// The process-wide metrics.
@@ -55,15 +52,17 @@ pub fn metrics() -> &'static Metrics {
     &METRICS
 }
 
-/// A snapshot of the runtime pool, taken when `/metrics` is scraped.
+/// Values read at scrape time from the runtime pool and the per-school limits.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct PoolGauges {
-    pub max_size: usize,
-    pub size: usize,
-    pub idle: usize,
-    pub waiting: usize,
-    /// Acquire timeouts since start.
-    pub acquire_timeouts: u64,
+pub struct ScrapeValues {
+    pub pool_max_size: usize,
+    pub pool_size: usize,
+    pub pool_idle: usize,
+    pub pool_waiting: usize,
+    /// Totals since start.
+    pub pool_acquire_timeouts: u64,
+    pub rate_limited: u64,
+    pub concurrency_limited: u64,
 }
 
 impl Metrics {
@@ -86,39 +85,15 @@ impl Metrics {
         let db_errors = IntCounterVec::new(
             Opts::new(
                 "wizreg_db_errors_total",
-                "Database errors met while serving requests, by SQLSTATE class (`none`: no SQLSTATE, such as a lost connection) and kind.",
+                "Database errors met while serving requests, by SQLSTATE class (`none`: no SQLSTATE, such as a lost connection or a pool timeout) and kind.",
             ),
             &["class", "kind"],
-        )
-        .expect("valid metric");
-        let pool_connections = IntGaugeVec::new(
-            Opts::new(
-                "wizreg_db_pool_connections",
-                "Runtime pool connections by state.",
-            ),
-            &["state"],
-        )
-        .expect("valid metric");
-        let pool_max = IntGauge::new("wizreg_db_pool_max_connections", "Runtime pool size limit.")
-            .expect("valid metric");
-        let pool_waiting = IntGauge::new(
-            "wizreg_db_pool_waiting",
-            "Requests waiting for a runtime connection.",
-        )
-        .expect("valid metric");
-        let pool_acquire_timeouts = IntCounter::new(
-            "wizreg_db_pool_acquire_timeouts_total",
-            "Requests that got no runtime connection within the acquire timeout.",
         )
         .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(db_errors.clone()),
-            Box::new(pool_connections.clone()),
-            Box::new(pool_max.clone()),
-            Box::new(pool_waiting.clone()),
-            Box::new(pool_acquire_timeouts.clone()),
         ] {
             registry.register(collector).expect("names are unique");
         }
@@ -127,10 +102,6 @@ impl Metrics {
             requests,
             latency,
             db_errors,
-            pool_connections,
-            pool_max,
-            pool_waiting,
-            pool_acquire_timeouts,
         }
     }
 
@@ -160,27 +131,80 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition, with the pool gauges as of now.
-    pub fn render(&self, pool: PoolGauges) -> String {
-        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.pool_connections
-            .with_label_values(&["in_use"])
-            .set(gauge(pool.size.saturating_sub(pool.idle)));
-        self.pool_connections
-            .with_label_values(&["idle"])
-            .set(gauge(pool.idle));
-        self.pool_max.set(gauge(pool.max_size));
-        self.pool_waiting.set(gauge(pool.waiting));
-        // The pool keeps its own running total; the counter follows it.
-        let seen = self.pool_acquire_timeouts.get();
-        self.pool_acquire_timeouts
-            .inc_by(pool.acquire_timeouts.saturating_sub(seen));
+    /// The Prometheus text exposition: the recorded series plus `values` as of now.
+    pub fn render(&self, values: ScrapeValues) -> String {
+        let mut families = self.registry.gather();
+        families.extend(scrape_families(values));
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::with_capacity(16 * 1024);
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("the text encoder writes to memory");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// The scrape-time series, built fresh for each scrape.
+fn scrape_families(values: ScrapeValues) -> Vec<prometheus::proto::MetricFamily> {
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let registry = Registry::new();
+    let register = |collector: Box<dyn prometheus::core::Collector>| {
+        registry.register(collector).expect("names are unique");
+    };
+    let connections = IntGaugeVec::new(
+        Opts::new(
+            "wizreg_db_pool_connections",
+            "Runtime pool connections by state.",
+        ),
+        &["state"],
+    )
+    .expect("valid metric");
+    connections
+        .with_label_values(&["in_use"])
+        .set(gauge(values.pool_size.saturating_sub(values.pool_idle)));
+    connections
+        .with_label_values(&["idle"])
+        .set(gauge(values.pool_idle));
+    register(Box::new(connections));
+    for (name, help, value) in [
+        (
+            "wizreg_db_pool_max_connections",
+            "Runtime pool size limit.",
+            values.pool_max_size,
+        ),
+        (
+            "wizreg_db_pool_waiting",
+            "Requests waiting for a runtime connection.",
+            values.pool_waiting,
+        ),
+    ] {
+        let metric = IntGauge::new(name, help).expect("valid metric");
+        metric.set(gauge(value));
+        register(Box::new(metric));
+    }
+    let timeouts = IntCounter::new(
+        "wizreg_db_pool_acquire_timeouts_total",
+        "Requests that got no runtime connection within the acquire timeout (answered 503).",
+    )
+    .expect("valid metric");
+    timeouts.inc_by(values.pool_acquire_timeouts);
+    register(Box::new(timeouts));
+    let limited = IntCounterVec::new(
+        Opts::new(
+            "wizreg_limit_rejections_total",
+            "Requests refused with 429 by a per-school limit (`rate` or `concurrency`).",
+        ),
+        &["limit"],
+    )
+    .expect("valid metric");
+    limited
+        .with_label_values(&["rate"])
+        .inc_by(values.rate_limited);
+    limited
+        .with_label_values(&["concurrency"])
+        .inc_by(values.concurrency_limited);
+    register(Box::new(limited));
+    registry.gather()
 }
 
 /// The `tenant` label rule of one server: the first `limit` schools it serves get their slug as

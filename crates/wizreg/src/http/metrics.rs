@@ -1,31 +1,40 @@
 //! `GET /metrics`: the Prometheus text exposition (series and label rules in
 //! [`crate::metrics`]).
 
+use std::sync::atomic::Ordering;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::metrics::{metrics, PoolGauges};
+use crate::metrics::{metrics, ScrapeValues};
 
-/// Prometheus metrics: requests by route, method, status and tenant, pool gauges and database
-/// errors by SQLSTATE class.
+/// Prometheus metrics: requests by route, method, status and tenant, pool gauges and timeouts,
+/// per-school limit rejections, and database errors by SQLSTATE class.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    let status = state.tenancy.status();
-    let pool = PoolGauges {
-        max_size: status.max_size,
-        size: status.size,
-        idle: status.available,
-        waiting: status.waiting,
-        acquire_timeouts: 0,
+    let pool = state.tenancy.status();
+    let limits = state.limits.counters();
+    let values = ScrapeValues {
+        pool_max_size: pool.max_size,
+        pool_size: pool.size,
+        pool_idle: pool.available,
+        pool_waiting: pool.waiting,
+        pool_acquire_timeouts: state
+            .tenancy
+            .checkout_stats()
+            .acquire_timeouts
+            .load(Ordering::Relaxed),
+        rate_limited: limits.rate_limited(),
+        concurrency_limited: limits.concurrency_limited(),
     };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics().render(pool),
+        metrics().render(values),
     )
 }

@@ -46,9 +46,9 @@ fn slug_rule(raw: &str) -> Result<String, String> {
 
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantInput,
     security(("admin_token" = [])),
-    responses((status = 201, body = TenantRecord), (status = 401, body = ErrorBody),
+    responses((status = 201, body = TenantRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, description = "The slug (or the id) is taken", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,
@@ -114,8 +114,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/admin/tenants/{tenant}", tag = "admin", request_body = TenantPatchInput,
     security(("admin_token" = [])),
     params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 200, body = TenantRecord), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TenantRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,
