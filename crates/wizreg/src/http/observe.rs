@@ -76,6 +76,9 @@ pub async fn observe(request: Request, next: Next) -> Response {
         Some(ErrorCause(cause)) => {
             tracing::info!(status = status_code, elapsed_ms, cause, "request")
         }
+        None if status.is_server_error() => {
+            tracing::error!(status = status_code, elapsed_ms, "request failed")
+        }
         None => tracing::info!(status = status_code, elapsed_ms, "request"),
     }
     response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
