@@ -16,6 +16,12 @@ use crate::dataset::{self, Size};
 pub const DB_NAME: &str = "wizreg";
 /// With `--large`: the default size, for the comparison within the same run.
 pub const SMALL_DB_NAME: &str = "wizreg_default_size";
+/// A database with 10 schools, to time school creation beside the full one.
+pub const FEW_DB_NAME: &str = "wizreg_few";
+/// Baseline (a)'s database: the same rows with no RLS.
+pub const PLAIN_DB_NAME: &str = "bench_plain";
+/// Where `pg_stat_statements` is installed (its views stay out of the audited database).
+pub const STATS_DB_NAME: &str = "postgres";
 
 /// The running cluster and where it lives.
 #[derive(Debug)]
@@ -48,6 +54,8 @@ impl Cluster {
             ])
             .args(["-c", &format!("create database {DB_NAME}")])
             .args(["-c", &format!("create database {SMALL_DB_NAME}")])
+            .args(["-c", &format!("create database {PLAIN_DB_NAME}")])
+            .args(["-c", &format!("create database {FEW_DB_NAME}")])
             .status()
             .map_err(|e| format!("psql: {e}"))?;
         if !status.success() {
@@ -90,20 +98,48 @@ impl Cluster {
     }
 }
 
-/// Seeds `size` (after `wizreg` migrated the database) plus the non-RLS copy for baseline (a).
+/// Seeds `size` (after `wizreg` migrated the database); schools up to `existing_schools`
+/// are already there.
 pub async fn seed(db: &Client, size: Size, existing_schools: u32) -> Result<(), String> {
     let sql = [
         dataset::insert_schools_sql(existing_schools + 1, size.schools),
         dataset::insert_students_sql(size),
-        dataset::PLAIN_COPY_SQL.to_owned(),
-        "create extension if not exists pg_stat_statements".to_owned(),
+        "vacuum analyze wizreg.tenant, wizreg.student".to_owned(),
     ];
     for statement in sql {
         db.batch_execute(&statement)
             .await
-            .map_err(|e| format!("seed: {e}"))?;
+            .map_err(|e| describe("seed", &e))?;
     }
     Ok(())
+}
+
+/// Seeds baseline (a)'s database and installs `pg_stat_statements`.
+pub async fn seed_plain_and_stats(cluster: &Cluster, size: Size) -> Result<(), String> {
+    let plain = cluster.superuser(PLAIN_DB_NAME).await?;
+    for statement in [
+        dataset::PLAIN_TABLE_SQL.to_owned(),
+        dataset::insert_plain_sql(size),
+        "vacuum analyze student_plain".to_owned(),
+    ] {
+        plain
+            .batch_execute(&statement)
+            .await
+            .map_err(|e| describe("seed the plain table", &e))?;
+    }
+    let stats = cluster.superuser(STATS_DB_NAME).await?;
+    stats
+        .batch_execute("create extension if not exists pg_stat_statements")
+        .await
+        .map_err(|e| describe("pg_stat_statements", &e))
+}
+
+/// A database error with the server's message (this is a benchmark tool, not the API).
+pub fn describe(action: &str, err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{action}: {} ({})", db.message(), db.code().code()),
+        None => format!("{action}: {err}"),
+    }
 }
 
 /// A pgbench baseline's result.
@@ -118,7 +154,7 @@ pub struct Baseline {
 /// The two baselines' pgbench scripts: (a) the plain primary-key read, as the superuser on the
 /// non-RLS copy; (b) the application's read as the runtime role, in a pipelined transaction
 /// that enters the tenant first. Ids are built from drawn integers by SQL expressions.
-fn scripts(size: Size) -> [(&'static str, &'static str, String); 2] {
+fn scripts(size: Size) -> [(&'static str, &'static str, &'static str, String); 2] {
     let draw = format!(
         "\\set t random(1, {})\n\\set n random(1, {})\n",
         size.schools, size.students_per_school
@@ -127,7 +163,7 @@ fn scripts(size: Size) -> [(&'static str, &'static str, String); 2] {
     let student = dataset::student_id_sql(":t::int", ":n::int");
     let columns = "id, tenant_id, name, email, house_id, created_at, updated_at";
     let plain = format!(
-        "{draw}select {columns} from bench.student_plain where tenant_id = {tenant} and id = {student};\n"
+        "{draw}select {columns} from student_plain where tenant_id = {tenant} and id = {student};\n"
     );
     let tenant_tx = format!(
         "{draw}\\startpipeline\nbegin;\nselect wizreg.enter_tenant({tenant});\n\
@@ -135,8 +171,18 @@ fn scripts(size: Size) -> [(&'static str, &'static str, String); 2] {
          commit;\n\\endpipeline\n"
     );
     [
-        ("(a) plain PK read, no RLS", embedded::SUPERUSER, plain),
-        ("(b) RLS read, tenant tx pipelined", "wizreg_app", tenant_tx),
+        (
+            "(a) plain PK read, no RLS",
+            embedded::SUPERUSER,
+            PLAIN_DB_NAME,
+            plain,
+        ),
+        (
+            "(b) RLS read, tenant tx pipelined",
+            "wizreg_app",
+            DB_NAME,
+            tenant_tx,
+        ),
     ]
 }
 
@@ -149,7 +195,7 @@ pub fn pgbench(
     seconds: u64,
 ) -> Result<Vec<Baseline>, String> {
     let mut results = Vec::new();
-    for (i, (name, role, script)) in scripts(size).into_iter().enumerate() {
+    for (i, (name, role, dbname, script)) in scripts(size).into_iter().enumerate() {
         let file = work.join(format!("baseline-{i}.sql"));
         std::fs::write(&file, script).map_err(|e| format!("write {}: {e}", file.display()))?;
         let out = Command::new(cluster.bin.join("pgbench"))
@@ -158,7 +204,7 @@ pub fn pgbench(
             .arg("-f")
             .arg(&file)
             .arg("-d")
-            .arg(cluster.url(role, DB_NAME))
+            .arg(cluster.url(role, dbname))
             .output()
             .map_err(|e| format!("pgbench: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -64,11 +64,19 @@ pub fn insert_students_sql(size: Size) -> String {
     )
 }
 
-/// A non-RLS copy of the student table, for baseline (a).
-pub const PLAIN_COPY_SQL: &str = "drop schema if exists bench cascade; create schema bench; \
-     create table bench.student_plain (like wizreg.student including indexes including defaults); \
-     insert into bench.student_plain select * from wizreg.student; \
-     vacuum analyze bench.student_plain; vacuum analyze wizreg.tenant; vacuum analyze wizreg.student";
+/// Baseline (a)'s table, in a database of its own (`wizreg serve` audits its database and
+/// rightly refuses a tenant-shaped table without RLS): the student table's columns and
+/// indexes, no policy.
+pub const PLAIN_TABLE_SQL: &str = "create table student_plain ( \
+     tenant_id uuid not null, id uuid not null, name text not null, email text, house_id uuid, \
+     created_at timestamptz not null default now(), updated_at timestamptz not null default now(), \
+     primary key (tenant_id, id), unique (tenant_id, email)); \
+     create index on student_plain (tenant_id, house_id)";
+
+/// Fills [`PLAIN_TABLE_SQL`]'s table with the same rows as [`insert_students_sql`].
+pub fn insert_plain_sql(size: Size) -> String {
+    insert_students_sql(size).replace("wizreg.student", "student_plain")
+}
 
 #[cfg(test)]
 mod tests {

@@ -16,8 +16,8 @@ use crate::Args;
 pub struct Meters<'a> {
     pub server: &'a Server,
     pub cluster: &'a Cluster,
-    /// A superuser connection to the served database (for `pg_stat_statements`).
-    pub db: &'a Client,
+    /// A superuser connection to the database holding `pg_stat_statements`.
+    pub stats: &'a Client,
     pub baselines: &'a [Baseline],
 }
 
@@ -35,7 +35,7 @@ pub async fn route(
 ) -> Result<Row, String> {
     let db_error = |e: tokio_postgres::Error| format!("pg_stat_statements: {e}");
     meters
-        .db
+        .stats
         .execute("select pg_stat_statements_reset()", &[])
         .await
         .map_err(db_error)?;
@@ -55,7 +55,7 @@ pub async fn route(
     let server_cpu = meters.server.cpu_time().saturating_sub(server_cpu);
     let db_cpu = children_cpu_time(postmaster).saturating_sub(db_cpu);
     let statements: f64 = meters
-        .db
+        .stats
         .query_one(STATEMENTS_SQL, &[])
         .await
         .map_err(db_error)?
@@ -88,35 +88,49 @@ fn rate_is_closed(mode: &str) -> bool {
     mode.starts_with("closed")
 }
 
-/// Median time (ms) of `n` school creations through `POST /admin/tenants`, after a warm-up.
-pub async fn school_creation(server: &Server, prefix: &str, n: usize) -> Result<f64, String> {
-    let mut conn = crate::http::Conn::open(server.addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let auth = format!("Bearer {}", crate::server::ADMIN_TOKEN);
-    let mut times = Vec::new();
-    for i in 0..n + 5 {
-        let body = format!("{{\"slug\":\"{prefix}-{i}\",\"name\":\"New School {i}\"}}");
-        let request = crate::http::request(
-            "POST",
-            "/admin/tenants",
-            &[("authorization", &auth)],
-            Some(&body),
+/// Median times (ms) of `n` school creations through `POST /admin/tenants` on each of
+/// `servers`, alternating between them request by request so that both see the same moment of
+/// a shared, drifting machine; after a warm-up.
+pub async fn school_creation(servers: &[&Server], n: usize) -> Result<Vec<f64>, String> {
+    let mut conns = Vec::new();
+    for server in servers {
+        conns.push(
+            crate::http::Conn::open(server.addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?,
         );
-        let started = std::time::Instant::now();
-        let (status, _) = conn
-            .send(&request)
-            .await
-            .map_err(|e| format!("create a school: {e}"))?;
-        if status != 201 {
-            return Err(format!("POST /admin/tenants answered {status}"));
-        }
-        if i >= 5 {
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let auth = format!("Bearer {}", crate::server::ADMIN_TOKEN);
+    let mut times = vec![Vec::new(); servers.len()];
+    for i in 0..n + 5 {
+        for (conn, times) in conns.iter_mut().zip(times.iter_mut()) {
+            let body = format!("{{\"slug\":\"new-{i}\",\"name\":\"New School {i}\"}}");
+            let request = crate::http::request(
+                "POST",
+                "/admin/tenants",
+                &[("authorization", &auth)],
+                Some(&body),
+            );
+            let started = std::time::Instant::now();
+            let (status, _) = conn
+                .send(&request)
+                .await
+                .map_err(|e| format!("create a school: {e}"))?;
+            if status != 201 {
+                return Err(format!("POST /admin/tenants answered {status}"));
+            }
+            if i >= 5 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
         }
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
 }
 
 /// Issues one API key per school `1..=schools`, in school order.
