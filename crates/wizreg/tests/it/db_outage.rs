@@ -162,7 +162,7 @@ async fn a_database_restart_under_load_gives_fast_503s_and_recovers_without_mixi
         .map(|(slug, id)| {
             tokio::spawn(load(
                 router.clone(),
-                *slug,
+                slug,
                 id.clone(),
                 stop.clone(),
                 outcomes.clone(),
