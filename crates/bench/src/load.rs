@@ -84,20 +84,23 @@ impl Draw {
     }
 }
 
+/// How a request names school `t`: its API key when the target has keys, else `X-Tenant`.
+fn credential(target: &Target, t: u32) -> (&'static str, String) {
+    match &target.api_keys {
+        Some(keys) => (
+            "authorization",
+            format!("Bearer {}", keys[(t - 1) as usize]),
+        ),
+        None => ("x-tenant", school_slug(t)),
+    }
+}
+
 /// One request of `route` for a random school: its bytes, the status to expect and the school.
 fn next_request(target: &Target, route: Route, draw: &mut Draw, seq: u64) -> (Vec<u8>, u16, u32) {
     let t = draw.below(target.size.schools) + 1;
     let n = draw.below(target.size.students_per_school) + 1;
-    let slug = school_slug(t);
-    let bearer;
-    let credential = match &target.api_keys {
-        Some(keys) => {
-            bearer = format!("Bearer {}", keys[(t - 1) as usize]);
-            ("authorization", bearer.as_str())
-        }
-        None => ("x-tenant", slug.as_str()),
-    };
-    let headers = [credential];
+    let (name, value) = credential(target, t);
+    let headers = [(name, value.as_str())];
     let (bytes, status) = match route {
         Route::GetById => (
             request(
@@ -252,4 +255,36 @@ pub async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut conn = Conn::open(addr).await.ok()?;
     let answer = conn.send(&request("GET", path, &[], None)).await.ok()?;
     Some(answer.0)
+}
+
+/// Sends one read per school over `connections` connections, so the server's tenant cache is
+/// in its steady state (every active school resolved) before anything is measured.
+pub async fn touch_every_school(target: &Target, connections: u32) -> Result<(), String> {
+    let schools = target.size.schools;
+    let workers: Vec<_> = (0..connections)
+        .map(|c| {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut conn = Conn::open(target.addr).await.map_err(|e| e.to_string())?;
+                for t in (c + 1..=schools).step_by(connections as usize) {
+                    let (name, value) = credential(&target, t);
+                    let bytes = request(
+                        "GET",
+                        &format!("/students/{}", student_id(t, 1)),
+                        &[(name, &value)],
+                        None,
+                    );
+                    let (status, _) = conn.send(&bytes).await.map_err(|e| e.to_string())?;
+                    if status != 200 {
+                        return Err(format!("warming school {t}: status {status}"));
+                    }
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.map_err(|e| e.to_string())??;
+    }
+    Ok(())
 }

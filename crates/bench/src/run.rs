@@ -101,6 +101,7 @@ impl Bench<'_> {
             size,
             api_keys: None,
         };
+        crate::load::touch_every_school(&target, self.args.connections).await?;
         let mut trips = Vec::new();
         for route in Route::ALL {
             let second = std::time::Duration::from_secs(1);
@@ -186,6 +187,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
         size,
         api_keys: None,
     };
+    crate::load::touch_every_school(&target, args.connections).await?;
     let meters = Meters {
         server: &server,
         cluster: &bench.cluster,
@@ -227,6 +229,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
             size,
             api_keys: Some(Arc::new(keys)),
         };
+        crate::load::touch_every_school(&target, args.connections).await?;
         let meters = Meters {
             server: &server,
             cluster: &bench.cluster,
@@ -320,6 +323,7 @@ async fn scale(
         size: Size::DEFAULT,
         api_keys: None,
     };
+    crate::load::touch_every_school(&target, bench.args.connections).await?;
     let meters = Meters {
         server: &server,
         cluster: &bench.cluster,

@@ -194,11 +194,13 @@ pub struct Config {
     )]
     pub import_max_bytes: u64,
 
-    /// Seconds a resolved tenant stays cached.
+    /// Seconds a resolved tenant stays cached at most (each entry lives between half and all of
+    /// it). A backstop: tenant changes clear every server's cache at once by NOTIFY. Long enough
+    /// that 10,000 active schools cost few lookups (10,000 / 60 s ≈ 170 a second at most).
     #[arg(
         long,
         env = "WIZREG_TENANT_CACHE_TTL_SECS",
-        default_value_t = 5,
+        default_value_t = 60,
         global = true
     )]
     pub tenant_cache_ttl_secs: u64,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
+use moka::Expiry;
 use serde::Serialize;
 use tenancy::{DbError, Slug, Tenancy, TenantId, TenantRef};
 use time::OffsetDateTime;
@@ -85,7 +86,7 @@ impl Registry {
             tenancy,
             cache: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(ttl)
+                .expire_after(JitteredTtl(ttl))
                 .build(),
         }
     }
@@ -126,5 +127,22 @@ impl Registry {
     /// Forgets everything, so the next lookup sees the database (after a tenant changed).
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
+    }
+}
+
+/// Each entry lives between half and all of the TTL, at random. Entries loaded together (a
+/// restart, a cleared cache, a burst across thousands of schools) then expire spread out
+/// instead of all in the same second, which would send every school's lookup to the database
+/// at once.
+struct JitteredTtl(Duration);
+
+impl<K, V> Expiry<K, V> for JitteredTtl {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        _value: &V,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(self.0.mul_f64(rand::random_range(0.5..=1.0)))
     }
 }
