@@ -130,12 +130,26 @@ pub async fn starved_router(
     warm: &[(&str, &[u8])],
     cold: &[(&str, &[u8])],
 ) -> (Router, tenancy::TenantTx) {
+    let listeners = || async {
+        let sql = "select count(*) from pg_stat_activity where datname = current_database()
+                   and application_name = $1 and state = 'idle' and query ilike 'listen%'";
+        let name = wizreg::tenant_events::APPLICATION_NAME;
+        let row = app.privileged().await.query_one(sql, &[&name]).await;
+        row.expect("count listeners").get::<_, i64>(0)
+    };
+    let before = listeners().await;
     let state = wizreg::serve::app_state(config, &app.database)
         .await
         .expect("state");
     let router = wizreg::http::router(state.clone());
-    // The tenant-change listener clears the cache once when it starts listening: warm again
-    // until the warm school stays cached.
+    // The new app's tenant-change listener clears the cache once it listens: wait for that,
+    // then warm (again, should the clearing land just after a warm-up).
+    for _ in 0..500 {
+        if listeners().await > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let mut hostage = None;
     for _ in 0..100 {
         let (status, body) = send(&router, Method::GET, "/students", warm, None).await;

@@ -155,6 +155,14 @@ fn check_rows(body: &Value, school: &str, figures: &mut Figures) {
     }
 }
 
+/// One request of the load: which school, which operation (0..100), and whether the client
+/// gives up on it — after a number of polls (`true`) or of 250 µs steps (`false`).
+struct Planned {
+    school: usize,
+    op: u32,
+    cancel: Option<(bool, u32)>,
+}
+
 /// Runs `request` to completion, or drops it mid-flight after a random number of polls or a
 /// random instant: `None` when it was cancelled.
 async fn maybe_cancelled<F: Future>(request: F, cancel: Option<(bool, u32)>) -> Option<F::Output> {
@@ -182,20 +190,17 @@ pub async fn run_load(app: &TestApp, state: AppState, seed: u64) -> Figures {
     let router = wizreg::http::router(state.clone());
     let schools = schools(app, &router).await;
     let mut rng = StdRng::seed_from_u64(seed);
-    let plan: Vec<(usize, u32, Option<(bool, u32)>)> = (0..REQUESTS)
-        .map(|_| {
-            let cancel = rng
-                .random_bool(0.10)
-                .then(|| (rng.random_bool(0.5), rng.random_range(1..60)));
-            (
-                rng.random_range(0..SCHOOLS),
-                rng.random_range(0..100),
-                cancel,
-            )
+    let plan: Vec<Planned> = (0..REQUESTS)
+        .map(|_| Planned {
+            cancel: rng
+                .random_bool(0.12)
+                .then(|| (rng.random_bool(0.5), rng.random_range(1..60))),
+            school: rng.random_range(0..SCHOOLS),
+            op: rng.random_range(0..100),
         })
         .collect();
     let outcomes: Vec<_> = futures_util::stream::iter(plan)
-        .map(|(n, op, cancel)| {
+        .map(|Planned { school: n, op, cancel }| {
             let school = &schools[n];
             let router = &router;
             async move {
