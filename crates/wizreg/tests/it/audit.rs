@@ -75,7 +75,8 @@ async fn run_binary(database_url: &str, admin_url: &str) -> (i32, String, String
 }
 
 #[tokio::test]
-async fn the_audit_command_exits_0_when_safe_1_with_findings_and_2_when_it_cannot_check() {
+async fn the_audit_command_exits_0_when_safe_1_with_findings_and_2_when_it_cannot_check_and_serve_refuses_findings(
+) {
     let app = TestApp::new().await;
     let runtime = embedded::socket_url(cluster_socket(), "wizreg_app", &app.dbname);
     let admin = embedded::socket_url(cluster_socket(), embedded::SUPERUSER, &app.dbname);
@@ -96,6 +97,36 @@ async fn the_audit_command_exits_0_when_safe_1_with_findings_and_2_when_it_canno
     assert_eq!(lines.len(), 1, "one finding, one line: {stdout}");
     assert!(lines[0].starts_with("rls_not_forced table wizreg.house:"));
     assert!(lines[0].contains("fix: alter table wizreg.house force row level security"));
+
+    // `serve` runs the same audit at start and refuses to serve, listing the finding.
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &runtime)
+        .env("WIZREG_ADMIN_DATABASE_URL", &admin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start wizreg serve");
+    let mut stderr = String::new();
+    let pipe = serve.stderr.take().expect("stderr");
+    let read = async {
+        use tokio::io::AsyncReadExt;
+        let mut pipe = pipe;
+        pipe.read_to_string(&mut stderr).await.expect("read");
+        serve.wait().await.expect("exit")
+    };
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("serve refused to start instead of serving");
+    assert!(!status.success());
+    assert!(stderr.contains("refusing to serve"), "{stderr}");
+    assert!(
+        stderr.contains("rls_not_forced table wizreg.house"),
+        "{stderr}"
+    );
 
     let nowhere = embedded::socket_url(
         std::path::Path::new("/nonexistent/socket"),
