@@ -15,6 +15,7 @@
 //! that setting.
 
 pub mod audit;
+mod backoff;
 pub mod embedded;
 pub mod error;
 pub mod id;

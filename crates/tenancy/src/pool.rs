@@ -6,6 +6,10 @@
 //! is the backstop: a connection whose `in_transaction` flag is still set is thrown away rather
 //! than reused. With [`PoolOptions::verify_on_checkout`], every new or reused connection is
 //! also checked by the server itself: idle, no tenant set, no advisory lock ([`CheckoutStats`]).
+//!
+//! A connection the server closed (a restart, a network cut) is never reused: recycling checks
+//! `is_closed`. New connections are made on demand, with a short backoff after a failed attempt
+//! (`backoff.rs`), so the pool reconnects by itself once the database is back.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +22,7 @@ use futures_util::future::Either;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 
+use crate::backoff::ConnectBackoff;
 use crate::error::DbError;
 
 /// How statements reach the server.
@@ -81,6 +86,7 @@ pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPoo
         statement_mode: options.statement_mode,
         verify_on_checkout: options.verify_on_checkout,
         stats: Arc::default(),
+        backoff: ConnectBackoff::default(),
     };
     let timeouts = managed::Timeouts {
         wait: Some(options.acquire_timeout),
@@ -102,6 +108,7 @@ pub struct ConnectionManager {
     statement_mode: StatementMode,
     verify_on_checkout: Option<&'static str>,
     stats: Arc<CheckoutStats>,
+    backoff: ConnectBackoff,
 }
 
 impl ConnectionManager {
@@ -138,7 +145,19 @@ impl managed::Manager for ConnectionManager {
     type Error = DbError;
 
     async fn create(&self) -> Result<PgConnection, DbError> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        if self.backoff.pausing() {
+            return Err(DbError::unavailable());
+        }
+        let (client, connection) = match self.config.connect(NoTls).await {
+            Ok(connected) => {
+                self.backoff.succeeded();
+                connected
+            }
+            Err(err) => {
+                self.backoff.failed();
+                return Err(err.into());
+            }
+        };
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::warn!(error = %DbError::from(err), "database connection closed");
