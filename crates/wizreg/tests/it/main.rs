@@ -33,6 +33,7 @@ mod model;
 mod noisy_neighbours;
 mod observability;
 mod pgbouncer;
+mod request_logs;
 mod round_trips;
 mod students;
 mod tenant_cli;
