@@ -7,6 +7,7 @@ mod dataset;
 mod http;
 mod load;
 mod measure;
+mod paired;
 mod report;
 mod run;
 mod server;

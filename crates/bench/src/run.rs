@@ -195,19 +195,8 @@ pub async fn all(args: &Args) -> Result<(), String> {
         baselines: &baselines,
     };
     rows.extend(bench.routes(&meters, &target, "", true).await?);
-    server.stop();
 
-    let trips = bench.round_trips(size).await?;
-    for row in rows.iter_mut() {
-        if let Some((_, t)) = trips
-            .iter()
-            .find(|(r, _)| r.label() == row.name && row.mode.starts_with("closed"))
-        {
-            row.round_trips_per_request = Some(*t);
-        }
-    }
-
-    let api_key_ratio = if args.skip_api_key || args.large {
+    let keyed = if args.skip_api_key || args.large {
         bench.notes.push(
             "api-key mode: not measured in this run (measured in the default-size run).".into(),
         );
@@ -236,24 +225,41 @@ pub async fn all(args: &Args) -> Result<(), String> {
             stats: &stats,
             baselines: &baselines,
         };
-        let keyed = bench.routes(&meters, &target, ", api-key", false).await?;
-        rows.extend(keyed);
-        let open = find(&rows, Route::GetById, "closed").map(|r| r.requests_per_s);
-        let keyed = rows
-            .iter()
-            .find(|r| r.name == Route::GetById.label() && r.mode.ends_with("api-key"))
-            .map(|r| r.requests_per_s);
-        open.zip(keyed).map(|(o, k)| k / o)
+        rows.extend(bench.routes(&meters, &target, ", api-key", false).await?);
+        Some((server, target))
     };
 
-    let scale_ratio = if args.large {
-        Some(scale(&bench, &baselines, &mut rows).await?)
+    let small = if args.large {
+        Some(scale(&bench, &baselines, &stats, &mut rows).await?)
     } else {
         bench
             .notes
             .push("10,000 ÷ 100 schools: measured by `scripts/bench.sh --large`.".into());
         None
     };
+
+    let mut compared = vec![("open", &target)];
+    if let Some((_, keyed)) = &keyed {
+        compared.push(("api-key", keyed));
+    }
+    if let Some((_, small)) = &small {
+        compared.push(("100 schools", small));
+    }
+    let paired =
+        crate::paired::interleaved(args, &bench.cluster, &bench.work, size, &compared).await?;
+    bench.notes.push(paired.note());
+    drop((keyed, small));
+    server.stop();
+
+    let trips = bench.round_trips(size).await?;
+    for row in rows.iter_mut() {
+        if let Some((_, t)) = trips
+            .iter()
+            .find(|(r, _)| r.label() == row.name && row.mode.starts_with("closed"))
+        {
+            row.round_trips_per_request = Some(*t);
+        }
+    }
 
     if size.schools < SCHOOLS_FOR_CREATION {
         db.batch_execute(&dataset::insert_schools_sql(
@@ -294,8 +300,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
         baselines,
         rows,
         &trips,
-        api_key_ratio,
-        scale_ratio,
+        &paired,
         create_with_10000 / create_with_10,
     )
     .await?;
@@ -306,14 +311,15 @@ pub async fn all(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `--large`: the read routes again on the default size, in the same run.
+/// `--large`: `GET /students/{id}` on the default size too, in the same run. Returns the
+/// server (still running) for the interleaved comparison.
 async fn scale(
     bench: &Bench<'_>,
     baselines: &[Baseline],
+    stats: &tokio_postgres::Client,
     rows: &mut Vec<Row>,
-) -> Result<f64, String> {
+) -> Result<(Server, Target), String> {
     let db = bench.cluster.superuser(SMALL_DB_NAME).await?;
-    let stats = bench.cluster.superuser(database::STATS_DB_NAME).await?;
     let server = bench
         .server(SMALL_DB_NAME, None, Vec::new(), "server-default-size.log")
         .await?;
@@ -327,24 +333,21 @@ async fn scale(
     let meters = Meters {
         server: &server,
         cluster: &bench.cluster,
-        stats: &stats,
+        stats,
         baselines,
     };
-    let row = measure::route(
-        bench.args,
-        &meters,
-        &target,
-        Route::GetById,
-        None,
-        "closed, 100 schools × 1,000",
-    )
-    .await?;
-    let large = find(rows, Route::GetById, "closed")
-        .map(|r| r.requests_per_s)
-        .unwrap_or(0.0);
-    let ratio = large / row.requests_per_s;
-    rows.push(row);
-    Ok(ratio)
+    rows.push(
+        measure::route(
+            bench.args,
+            &meters,
+            &target,
+            Route::GetById,
+            None,
+            "closed, 100 schools × 1,000",
+        )
+        .await?,
+    );
+    Ok((server, target))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -354,11 +357,11 @@ async fn finish(
     baselines: Vec<Baseline>,
     rows: Vec<Row>,
     trips: &[(Route, f64)],
-    api_key_ratio: Option<f64>,
-    scale_ratio: Option<f64>,
+    paired: &crate::paired::Paired,
     create_ratio: f64,
 ) -> Result<Report, String> {
-    let get = find(&rows, Route::GetById, "closed");
+    let open = paired.get("open");
+    let ratio = |over: Option<f64>, under: Option<f64>| Some(over? / under?);
     let get_half = find(&rows, Route::GetById, "fixed");
     let list_half = find(&rows, Route::List, "fixed");
     let trip = |r: Route| trips.iter().find(|(x, _)| *x == r).map(|(_, t)| *t);
@@ -372,12 +375,12 @@ async fn finish(
     let targets = vec![
         Goal::at_least(
             "GET /students/{id} req/s ÷ pgbench (a)",
-            get.and_then(|r| r.ratio_to_a),
+            ratio(open, Some(paired.baseline_a)),
             0.5,
         ),
         Goal::at_least(
             "GET /students/{id} req/s ÷ pgbench (b)",
-            get.and_then(|r| r.ratio_to_b),
+            ratio(open, Some(paired.baseline_b)),
             0.7,
         ),
         Goal::at_most(
@@ -402,10 +405,14 @@ async fn finish(
         ),
         Goal::at_least(
             "throughput at 10,000 schools ÷ at 100 (GET by id)",
-            scale_ratio,
+            ratio(open, paired.get("100 schools")),
             0.9,
         ),
-        Goal::at_least("api-key ÷ open throughput (GET by id)", api_key_ratio, 0.9),
+        Goal::at_least(
+            "api-key ÷ open throughput (GET by id)",
+            ratio(paired.get("api-key"), open),
+            0.9,
+        ),
         Goal::at_most(
             "create a school, 10,000 present ÷ 10 present",
             Some(create_ratio),

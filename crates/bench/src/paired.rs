@@ -1,0 +1,92 @@
+//! The ratios the targets are judged on, measured close together in time: a few short rounds,
+//! each running pgbench (a) and (b) and then `GET /students/{id}` closed-loop on every server
+//! under comparison, one after another. The machine is shared and its load drifts within a run,
+//! so a ratio of two numbers taken minutes apart can be off by a factor of two; medians over
+//! interleaved rounds are not.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::database::{self, Cluster};
+use crate::dataset::Size;
+use crate::load::{self, Route, Target};
+use crate::Args;
+
+const ROUNDS: usize = 3;
+const SECONDS: u64 = 4;
+
+/// Medians over the rounds, in requests (transactions) per second.
+#[derive(Debug, serde::Serialize)]
+pub struct Paired {
+    pub baseline_a: f64,
+    pub baseline_b: f64,
+    /// `GET /students/{id}` per named server, in the order given.
+    pub get_by_id: Vec<(String, f64)>,
+}
+
+impl Paired {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.get_by_id
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| *r)
+    }
+
+    pub fn note(&self) -> String {
+        let servers: Vec<String> = self
+            .get_by_id
+            .iter()
+            .map(|(name, rate)| format!("GET by id ({name}) {rate:.0}/s"))
+            .collect();
+        format!(
+            "Ratios for the targets: medians of {ROUNDS} interleaved rounds of {SECONDS} s each \
+             (pgbench (a), (b), then each server in turn): (a) {:.0} tx/s, (b) {:.0} tx/s, {}.",
+            self.baseline_a,
+            self.baseline_b,
+            servers.join(", ")
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+pub async fn interleaved(
+    args: &Args,
+    cluster: &Cluster,
+    work: &Path,
+    size: Size,
+    servers: &[(&str, &Target)],
+) -> Result<Paired, String> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut gets = vec![Vec::new(); servers.len()];
+    for round in 1..=ROUNDS {
+        eprintln!("bench: interleaved round {round}/{ROUNDS} …");
+        let baselines = database::pgbench(cluster, work, size, args.connections, SECONDS)?;
+        a.push(baselines[0].tps);
+        b.push(baselines[1].tps);
+        for ((_, target), rates) in servers.iter().zip(gets.iter_mut()) {
+            let outcome = load::run(
+                target,
+                Route::GetById,
+                args.connections,
+                None,
+                Duration::from_secs(1),
+                Duration::from_secs(SECONDS),
+            )
+            .await;
+            rates.push(outcome.rate());
+        }
+    }
+    Ok(Paired {
+        baseline_a: median(a),
+        baseline_b: median(b),
+        get_by_id: servers
+            .iter()
+            .zip(gets)
+            .map(|((name, _), rates)| (name.to_string(), median(rates)))
+            .collect(),
+    })
+}
