@@ -129,17 +129,27 @@ impl Report {
 
     /// Bars of throughput (closed loop) and p99 at half load, per route beside the baselines.
     pub fn svg(&self) -> String {
-        let bars: Vec<(&str, f64, Option<f64>)> = self
+        // Closed-loop rows of the main server carry their half-load p99; the others (api-key,
+        // the default size beside --large) are labelled by what differs.
+        let bars: Vec<(String, f64, Option<f64>)> = self
             .rows
             .iter()
             .filter(|r| r.mode.starts_with("baseline") || r.mode.starts_with("closed"))
             .map(|r| {
+                let variant = ["api-key", "100 schools"]
+                    .into_iter()
+                    .find(|v| r.mode.contains(v));
                 let half = self
                     .rows
                     .iter()
                     .find(|h| h.name == r.name && h.mode.starts_with("fixed"))
-                    .and_then(|h| h.p99_ms);
-                (r.name.as_str(), r.requests_per_s, half)
+                    .and_then(|h| h.p99_ms)
+                    .filter(|_| variant.is_none());
+                let label = match variant {
+                    Some(v) => format!("{} ({v})", r.name),
+                    None => r.name.clone(),
+                };
+                (label, r.requests_per_s, half)
             })
             .collect();
         let max_rate = bars.iter().map(|b| b.1).fold(1.0, f64::max);

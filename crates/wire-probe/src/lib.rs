@@ -222,3 +222,62 @@ async fn server_to_client(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![kind];
+        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn the_startup_message_has_no_type_byte_and_later_ones_do() {
+        let mut startup = 8u32.to_be_bytes().to_vec();
+        startup.extend_from_slice(&196_608u32.to_be_bytes());
+        let mut buffer = [startup, message(b'Q', b"select 1\0")].concat();
+        let mut startup_pending = true;
+
+        let kinds = take_messages(&mut buffer, &mut startup_pending);
+
+        assert_eq!(kinds, vec![None, Some(b'Q')]);
+        assert!(buffer.is_empty());
+    }
+
+    #[test]
+    fn a_message_split_across_reads_is_counted_once_it_is_complete() {
+        let whole = [message(b'B', b"abc"), message(b'S', b"")].concat();
+        let mut startup_pending = false;
+        let mut buffer = whole[..3].to_vec();
+
+        assert!(take_messages(&mut buffer, &mut startup_pending).is_empty());
+        buffer.extend_from_slice(&whole[3..]);
+        let kinds = take_messages(&mut buffer, &mut startup_pending);
+
+        assert_eq!(kinds, vec![Some(b'B'), Some(b'S')]);
+    }
+
+    #[test]
+    fn since_subtracts_an_earlier_snapshot() {
+        let earlier = Tally {
+            connections: 1,
+            round_trips: 2,
+            messages: BTreeMap::from([('S', 2)]),
+        };
+        let later = Tally {
+            connections: 1,
+            round_trips: 3,
+            messages: BTreeMap::from([('S', 4), ('Q', 1)]),
+        };
+
+        let delta = later.since(&earlier);
+
+        assert_eq!(delta.round_trips, 1);
+        assert_eq!(delta.count('S'), 2);
+        assert_eq!(delta.count('Q'), 1);
+        assert_eq!(delta.connections, 0);
+    }
+}
