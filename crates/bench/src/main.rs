@@ -11,6 +11,7 @@ mod paired;
 mod report;
 mod run;
 mod server;
+mod summary;
 
 use std::path::PathBuf;
 use std::time::Duration;

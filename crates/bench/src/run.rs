@@ -9,17 +9,17 @@ use crate::database::{self, Baseline, Cluster, DB_NAME, SMALL_DB_NAME};
 use crate::dataset::{self, Size};
 use crate::load::{Route, Target};
 use crate::measure::{self, Meters};
-use crate::report::{self, Report, Row, Target as Goal};
+use crate::report::Row;
 use crate::server::{Launch, Server};
 use crate::Args;
 
 const SCHOOLS_FOR_CREATION: u32 = 10_000;
 
-struct Bench<'a> {
+pub(crate) struct Bench<'a> {
     args: &'a Args,
-    cluster: Cluster,
+    pub cluster: Cluster,
     work: PathBuf,
-    notes: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 impl Bench<'_> {
@@ -135,7 +135,7 @@ fn baseline_rows(baselines: &[Baseline], clients: u32) -> Vec<Row> {
         .collect()
 }
 
-fn find<'r>(rows: &'r [Row], route: Route, mode: &str) -> Option<&'r Row> {
+pub(crate) fn find<'r>(rows: &'r [Row], route: Route, mode: &str) -> Option<&'r Row> {
     rows.iter()
         .find(|r| r.name == route.label() && r.mode.starts_with(mode))
 }
@@ -144,7 +144,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
     let work = PathBuf::from(format!("/tmp/wizreg-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let load_at_start = load_average();
+    let load_at_start = crate::summary::load_average();
     let cluster = Cluster::start(&work.join("pg"))?;
     let mut bench = Bench {
         args,
@@ -294,9 +294,9 @@ pub async fn all(args: &Args) -> Result<(), String> {
 
     bench.notes.push(format!(
         "Load average (1, 5, 15 min) at the start: {load_at_start}; at the end: {}. Other work on the machine shares the cores; every target is a ratio within this run for that reason.",
-        load_average()
+        crate::summary::load_average()
     ));
-    let report = finish(
+    let report = crate::summary::finish(
         args,
         &bench,
         baselines,
@@ -350,158 +350,4 @@ async fn scale(
         .await?,
     );
     Ok((server, target))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    args: &Args,
-    bench: &Bench<'_>,
-    baselines: Vec<Baseline>,
-    rows: Vec<Row>,
-    trips: &[(Route, f64)],
-    paired: &crate::paired::Paired,
-    create_ratio: f64,
-) -> Result<Report, String> {
-    let open = paired.get("open");
-    let ratio = |over: Option<f64>, under: Option<f64>| Some(over? / under?);
-    let get_half = find(&rows, Route::GetById, "fixed");
-    let list_half = find(&rows, Route::List, "fixed");
-    let trip = |r: Route| trips.iter().find(|(x, _)| *x == r).map(|(_, t)| *t);
-    let write_trips = trip(Route::Create)
-        .zip(trip(Route::Update))
-        .map(|(a, b)| a.max(b));
-    let rss = rows
-        .iter()
-        .filter_map(|r| r.peak_rss_mib)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let targets = vec![
-        Goal::at_least(
-            "GET /students/{id} req/s ÷ pgbench (a)",
-            ratio(open, Some(paired.baseline_a)),
-            0.5,
-        ),
-        Goal::at_least(
-            "GET /students/{id} req/s ÷ pgbench (b)",
-            ratio(open, Some(paired.baseline_b)),
-            0.7,
-        ),
-        Goal::at_most(
-            "round trips per tenant read (GET by id)",
-            trip(Route::GetById),
-            1.0,
-        ),
-        Goal::at_most(
-            "round trips per write (max of POST, PATCH)",
-            write_trips,
-            2.0,
-        ),
-        Goal::at_most(
-            "p99 ÷ p50 at half load, GET by id",
-            get_half.and_then(|r| Some(r.p99_ms? / r.p50_ms?)),
-            4.0,
-        ),
-        Goal::at_most(
-            "list p99 ÷ GET by id p99 (half load)",
-            list_half.and_then(|l| Some(l.p99_ms? / get_half?.p99_ms?)),
-            3.0,
-        ),
-        Goal::at_least(
-            "throughput at 10,000 schools ÷ at 100 (GET by id)",
-            ratio(open, paired.get("100 schools")),
-            0.9,
-        ),
-        Goal::at_least(
-            "api-key ÷ open throughput (GET by id)",
-            ratio(paired.get("api-key"), open),
-            0.9,
-        ),
-        Goal::at_most(
-            "create a school, 10,000 present ÷ 10 present",
-            Some(create_ratio),
-            1.5,
-        ),
-        Goal::at_most("server peak RSS under full load, MiB", rss, 64.0),
-    ];
-    let size = if args.large {
-        Size::LARGE
-    } else {
-        Size::DEFAULT
-    };
-    let report = Report {
-        machine: machine(&bench.cluster.bin),
-        command: format!(
-            "scripts/bench.sh{}",
-            if args.large { " --large" } else { "" }
-        ),
-        settings: settings(args, size),
-        baselines,
-        rows,
-        targets,
-        notes: bench.notes.clone(),
-    };
-    let suffix = if args.large { "-large" } else { "" };
-    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    let write = |name: String, text: String| {
-        std::fs::write(&name, text).map_err(|e| format!("{name}: {e}"))
-    };
-    write(format!("{}/results{suffix}.json", args.out.display()), json)?;
-    let doc_dir = args.doc.parent().unwrap_or(Path::new("."));
-    let chart = format!("benchmarks{suffix}.svg");
-    write(doc_dir.join(&chart).display().to_string(), report.svg())?;
-    let section = if args.large { "large" } else { "default" };
-    report::write_section(&args.doc, section, &report.markdown(&chart))
-        .map_err(|e| format!("{}: {e}", args.doc.display()))?;
-    Ok(report)
-}
-
-fn settings(args: &Args, size: Size) -> Vec<String> {
-    vec![
-        format!("data: {} schools × {} students, seeded with generate_series as the superuser", size.schools, size.students_per_school),
-        "PostgreSQL: a fresh embedded cluster with the launcher's settings (as `wizreg serve`: durable, fsync on, max_connections=200, Unix socket) plus shared_preload_libraries=pg_stat_statements".into(),
-        "wizreg: `target/release/wizreg serve` with its defaults (pool 16, prepared statements, info-level request log to a file, tenant cache TTL 5 s)".into(),
-        format!("load: {} keep-alive HTTP/1.1 connections from one thread of `wizreg-bench`, school drawn at random per request, {} s warm-up then {} s measured; every answer's tenant_id checked", args.connections, args.warmup, args.seconds),
-        format!("pgbench: -M prepared -j 1 -c {} -T {}; ids built from drawn integers in SQL", args.connections, args.seconds),
-        "no CPU pinning: load generator, server and PostgreSQL share the 2 cores, as pgbench and PostgreSQL do in the baselines".into(),
-    ]
-}
-
-fn machine(bin: &Path) -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .nth(1)
-        .and_then(|k| k.parse::<u64>().ok())
-        .unwrap_or(0)
-        / 1024
-        / 1024;
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let pg = std::process::Command::new(bin.join("postgres"))
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    format!(
-        "{model}, {cores} cores, {mem} GiB RAM, Linux {}, {pg}",
-        kernel.trim()
-    )
-}
-
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
