@@ -1,0 +1,184 @@
+//! A private PostgreSQL cluster for development and tests: finds the server binaries, creates
+//! or reuses a data directory, runs the server on a Unix socket with no TCP port, and stops it.
+//!
+//! `initdb` and `postgres` refuse to run as root, so as root the server runs as the `postgres`
+//! OS user. The server gets its own process group (a terminal's Ctrl-C reaches only us, so we
+//! can drain requests before stopping it) and a parent-death signal (if we are killed, it shuts
+//! down fast instead of living on as an orphan).
+
+mod discover;
+mod process;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+pub use discover::find_binaries;
+use discover::{private_dir, reachable_by_others, server_account};
+use process::init_cluster;
+
+/// The bootstrap superuser `initdb` creates.
+pub const SUPERUSER: &str = "postgres";
+const PORT: u16 = 5432;
+
+/// Where and how to run the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct EmbeddedOptions {
+    /// Holds `pgdata/` (the cluster), `run/` (the socket) and the server's log.
+    pub data_dir: PathBuf,
+    /// The server binaries' directory; found automatically when `None`.
+    pub pg_bin: Option<PathBuf>,
+    /// Turns off fsync and friends: only for throwaway test clusters.
+    pub ephemeral: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("PostgreSQL server binaries not found (looked in {looked}). Install them (Debian: apt-get install postgresql-15), point WIZREG_PG_BIN at their directory, or set DATABASE_URL to use an existing server")]
+    BinariesNotFound { looked: String },
+    #[error("running as root needs a 'postgres' OS user to run PostgreSQL as (apt-get install postgresql-15 creates it), or set DATABASE_URL")]
+    NoPostgresUser,
+    #[error("the 'postgres' OS user cannot reach {0}: set WIZREG_DATA_DIR to a directory it can reach, such as /var/lib/wizreg")]
+    Unreachable(PathBuf),
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("initdb failed; its output is in {0}")]
+    InitDb(PathBuf),
+    #[error("PostgreSQL did not become ready; its log is {0}")]
+    NotReady(PathBuf),
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> EmbeddedError + 'a {
+    move |source| EmbeddedError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A running (or attached-to) cluster. Dropping it stops a server it started.
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    server: Option<Child>,
+    socket_dir: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl EmbeddedPostgres {
+    /// Starts the cluster in `options.data_dir`, creating it on first use. If a server is
+    /// already running there (another `wizreg` process), attaches to it instead.
+    ///
+    /// Call it from a thread that lives as long as the cluster should: the server's
+    /// parent-death signal fires when the spawning thread ends.
+    pub fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        let bin = find_binaries(options.pg_bin.as_deref())?;
+        let account = server_account()?;
+        fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
+        let data_dir =
+            fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
+        if account.is_some() && !reachable_by_others(&data_dir.join("pgdata")) {
+            return Err(EmbeddedError::Unreachable(data_dir));
+        }
+        if account.is_some() {
+            // The server account must pass through the data dir itself to reach pgdata/.
+            fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o711))
+                .map_err(io_err("chmod", &data_dir))?;
+        }
+        let pgdata = data_dir.join("pgdata");
+        let socket_dir = data_dir.join("run");
+        private_dir(&pgdata, account)?;
+        private_dir(&socket_dir, account)?;
+        let this = Self {
+            server: None,
+            socket_dir,
+            data_dir: data_dir.clone(),
+        };
+
+        if this.wait_for_running_server() {
+            tracing::info!(dir = %pgdata.display(), "attaching to the running embedded PostgreSQL");
+            return Ok(this);
+        }
+        if !pgdata.join("PG_VERSION").exists() {
+            init_cluster(&bin, &data_dir, account)?;
+        }
+        this.spawn_server(&bin, account, options.ephemeral)
+    }
+
+    /// The directory holding the server's socket (a libpq `host`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    pub fn port(&self) -> u16 {
+        PORT
+    }
+
+    /// Whether this handle started the server (and so will stop it).
+    pub fn owns_server(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Connection settings for `user` on `dbname`.
+    pub fn config(&self, user: &str, dbname: &str) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&self.socket_dir)
+            .port(PORT)
+            .user(user)
+            .dbname(dbname);
+        config
+    }
+
+    /// A libpq URL for `user` on `dbname`, usable with `psql`.
+    pub fn url(&self, user: &str, dbname: &str) -> String {
+        socket_url(&self.socket_dir, user, dbname)
+    }
+
+    /// Stops a server this handle started: fast shutdown, then harder signals if it hangs.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.server.take() else {
+            return;
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        for (signal, grace) in [
+            (Signal::SIGINT, 30),
+            (Signal::SIGQUIT, 5),
+            (Signal::SIGKILL, 5),
+        ] {
+            let _ = kill(pid, signal);
+            let deadline = Instant::now() + Duration::from_secs(grace);
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A libpq URL for a server listening in `socket_dir`.
+pub fn socket_url(socket_dir: &Path, user: &str, dbname: &str) -> String {
+    format!(
+        "postgresql://{user}@/{dbname}?host={}&port={PORT}",
+        socket_dir.display()
+    )
+}
