@@ -1,46 +1,16 @@
 //! Configuration: one typed struct from flags and environment variables, validated at start.
 //! Each field's doc comment is its `--help` text.
 
+mod auth;
+mod secret;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-/// How tenant-scoped requests prove who they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
-    /// No credential: the tenant comes from `X-Tenant` or the Host subdomain. Loopback only.
-    Open,
-    /// `Authorization: Bearer wzk_…`: an API key, which decides the tenant.
-    #[value(name = "api-key")]
-    ApiKey,
-    /// `Authorization: Bearer <JWT>` whose tenant claim decides the tenant.
-    Jwt,
-    /// Either an API key or a JWT.
-    #[value(name = "api-key,jwt", alias = "jwt,api-key")]
-    ApiKeyOrJwt,
-}
-
-impl AuthMode {
-    pub fn accepts_api_keys(self) -> bool {
-        matches!(self, Self::ApiKey | Self::ApiKeyOrJwt)
-    }
-    pub fn accepts_jwts(self) -> bool {
-        matches!(self, Self::Jwt | Self::ApiKeyOrJwt)
-    }
-}
-
-/// Signature algorithms accepted for JWTs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "UPPER")]
-pub enum JwtAlgorithm {
-    /// HMAC-SHA256 with the shared secret `WIZREG_JWT_SECRET`.
-    Hs256,
-    /// RSA PKCS#1 v1.5 with SHA-256, verified with `WIZREG_JWT_PUBLIC_KEY_FILE`.
-    Rs256,
-    /// ECDSA P-256 with SHA-256, verified with `WIZREG_JWT_PUBLIC_KEY_FILE`.
-    Es256,
-}
+pub use auth::{AuthMode, JwtAlgorithm};
+pub use secret::Secret;
 
 /// How SQL statements are sent to the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -321,34 +291,5 @@ impl Config {
             return Err("set both DATABASE_URL and WIZREG_ADMIN_DATABASE_URL, or neither (embedded PostgreSQL)".into());
         }
         Ok(())
-    }
-}
-
-/// A secret setting: never printed by `Debug`, so it cannot leak into a log line.
-#[derive(Clone)]
-pub struct Secret(std::sync::Arc<str>);
-
-impl Secret {
-    pub fn new(value: &str) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = String;
-    fn from_str(value: &str) -> Result<Self, String> {
-        if value.len() < 16 {
-            return Err("secrets must be at least 16 characters".into());
-        }
-        Ok(Self::new(value))
     }
 }
