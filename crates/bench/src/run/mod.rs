@@ -13,7 +13,8 @@ use crate::report::Row;
 use crate::server::{Launch, Server};
 use crate::Args;
 
-const SCHOOLS_FOR_CREATION: u32 = 10_000;
+mod creation;
+mod round_trips;
 
 pub(crate) struct Bench<'a> {
     args: &'a Args,
@@ -43,6 +44,37 @@ impl Bench<'_> {
             env,
         })
         .await
+    }
+
+    /// A load target on `server`, with every school's first request already made (so the
+    /// measurement does not include filling the tenant cache).
+    async fn warm_target(
+        &self,
+        server: &Server,
+        size: Size,
+        api_keys: Option<Arc<Vec<String>>>,
+    ) -> Result<Target, String> {
+        let target = Target {
+            addr: server.addr,
+            size,
+            api_keys,
+        };
+        crate::load::touch_every_school(&target, self.args.connections).await?;
+        Ok(target)
+    }
+
+    fn meters<'m>(
+        &'m self,
+        server: &'m Server,
+        stats: &'m tokio_postgres::Client,
+        baselines: &'m [Baseline],
+    ) -> Meters<'m> {
+        Meters {
+            server,
+            cluster: &self.cluster,
+            stats,
+            baselines,
+        }
     }
 
     /// Closed loop, then fixed rate at half of its throughput, for each route.
@@ -82,41 +114,6 @@ impl Bench<'_> {
             }
         }
         Ok(rows)
-    }
-
-    /// Round trips per request of each route, through a counting proxy, one request at a time.
-    async fn round_trips(&self, size: Size) -> Result<Vec<(Route, f64)>, String> {
-        let probe = wire_probe::Probe::start(self.cluster.socket_dir(), 5432)
-            .map_err(|e| format!("probe: {e}"))?;
-        let server = self
-            .server(
-                DB_NAME,
-                Some(&probe.socket_dir()),
-                Vec::new(),
-                "server-probe.log",
-            )
-            .await?;
-        let target = Target {
-            addr: server.addr,
-            size,
-            api_keys: None,
-        };
-        crate::load::touch_every_school(&target, self.args.connections).await?;
-        let mut trips = Vec::new();
-        for route in Route::ALL {
-            let second = std::time::Duration::from_secs(1);
-            // The first pass fills the tenant cache and prepares statements; the second counts.
-            crate::load::run(&target, route, 1, None, second, second).await;
-            let before = probe.tally();
-            let outcome =
-                crate::load::run(&target, route, 1, None, std::time::Duration::ZERO, second).await;
-            let tally = probe.tally().since(&before);
-            trips.push((
-                route,
-                tally.round_trips as f64 / outcome.all_requests.max(1) as f64,
-            ));
-        }
-        Ok(trips)
     }
 }
 
@@ -166,9 +163,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
     let mut server = bench
         .server(DB_NAME, None, Vec::new(), "server-open.log")
         .await?;
-    db.batch_execute(&dataset::insert_schools_sql(1, 10))
-        .await
-        .map_err(|e| crate::database::describe("seed", &e))?;
+    seed_sql(&db, &dataset::insert_schools_sql(1, 10)).await?;
     database::seed(&db, size, 10).await?;
     database::seed_plain_and_stats(&bench.cluster, size).await?;
     let stats = bench.cluster.superuser(database::STATS_DB_NAME).await?;
@@ -182,18 +177,8 @@ pub async fn all(args: &Args) -> Result<(), String> {
         args.seconds,
     )?;
     let mut rows = baseline_rows(&baselines, args.connections);
-    let target = Target {
-        addr: server.addr,
-        size,
-        api_keys: None,
-    };
-    crate::load::touch_every_school(&target, args.connections).await?;
-    let meters = Meters {
-        server: &server,
-        cluster: &bench.cluster,
-        stats: &stats,
-        baselines: &baselines,
-    };
+    let target = bench.warm_target(&server, size, None).await?;
+    let meters = bench.meters(&server, &stats, &baselines);
     rows.extend(bench.routes(&meters, &target, "", true).await?);
 
     let keyed = if args.skip_api_key || args.large {
@@ -213,18 +198,10 @@ pub async fn all(args: &Args) -> Result<(), String> {
             .server(DB_NAME, None, env, "server-api-key.log")
             .await?;
         let keys = measure::api_keys(&server, size.schools).await?;
-        let target = Target {
-            addr: server.addr,
-            size,
-            api_keys: Some(Arc::new(keys)),
-        };
-        crate::load::touch_every_school(&target, args.connections).await?;
-        let meters = Meters {
-            server: &server,
-            cluster: &bench.cluster,
-            stats: &stats,
-            baselines: &baselines,
-        };
+        let target = bench
+            .warm_target(&server, size, Some(Arc::new(keys)))
+            .await?;
+        let meters = bench.meters(&server, &stats, &baselines);
         rows.extend(bench.routes(&meters, &target, ", api-key", false).await?);
         Some((server, target))
     };
@@ -252,45 +229,9 @@ pub async fn all(args: &Args) -> Result<(), String> {
     server.stop();
 
     let trips = bench.round_trips(size).await?;
-    // The proxy sat in front of an open-mode server: its counts belong to those rows only.
-    let main_mode = format!("closed, {} conns", args.connections);
-    for row in rows.iter_mut() {
-        if let Some((_, t)) = trips
-            .iter()
-            .find(|(r, _)| r.label() == row.name && row.mode == main_mode)
-        {
-            row.round_trips_per_request = Some(*t);
-        }
-    }
+    round_trips::attach(&mut rows, &trips, args.connections);
 
-    if size.schools < SCHOOLS_FOR_CREATION {
-        db.batch_execute(&dataset::insert_schools_sql(
-            size.schools + 1,
-            SCHOOLS_FOR_CREATION,
-        ))
-        .await
-        .map_err(|e| crate::database::describe("seed", &e))?;
-        db.batch_execute("vacuum analyze wizreg.tenant")
-            .await
-            .map_err(|e| crate::database::describe("seed", &e))?;
-    }
-    // The same creation on a database with 10 schools, request by request in turn.
-    let few = bench.cluster.superuser(database::FEW_DB_NAME).await?;
-    let many_server = bench
-        .server(DB_NAME, None, Vec::new(), "server-many.log")
-        .await?;
-    let few_server = bench
-        .server(database::FEW_DB_NAME, None, Vec::new(), "server-few.log")
-        .await?;
-    few.batch_execute(&dataset::insert_schools_sql(1, 10))
-        .await
-        .map_err(|e| crate::database::describe("seed", &e))?;
-    let medians = measure::school_creation(&[&few_server, &many_server], 40).await?;
-    let (create_with_10, create_with_10000) = (medians[0], medians[1]);
-    drop((many_server, few_server));
-    bench.notes.push(format!(
-        "Creating a school (POST /admin/tenants, median of 40, alternating request by request between a database with 10 schools and this one): {create_with_10:.2} ms with 10 present, {create_with_10000:.2} ms with 10,000 present. Each create commits durably (a WAL flush)."
-    ));
+    let creation_ratio = creation::school_creation(&mut bench, &db, size).await?;
 
     bench.notes.push(format!(
         "Load average (1, 5, 15 min) at the start: {load_at_start}; at the end: {}. Other work on the machine shares the cores; every target is a ratio within this run for that reason.",
@@ -303,7 +244,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
         rows,
         &trips,
         &paired,
-        create_with_10000 / create_with_10,
+        creation_ratio,
     )
     .await?;
     println!("{}\n{}", report.table(), report.targets_table());
@@ -311,6 +252,13 @@ pub async fn all(args: &Args) -> Result<(), String> {
     drop(bench); // stops PostgreSQL
     let _ = std::fs::remove_dir_all(work);
     Ok(())
+}
+
+/// Runs seeding SQL, naming the step in the error.
+async fn seed_sql(db: &tokio_postgres::Client, sql: &str) -> Result<(), String> {
+    db.batch_execute(sql)
+        .await
+        .map_err(|e| crate::database::describe("seed", &e))
 }
 
 /// `--large`: `GET /students/{id}` on the default size too, in the same run. Returns the
@@ -326,18 +274,8 @@ async fn scale(
         .server(SMALL_DB_NAME, None, Vec::new(), "server-default-size.log")
         .await?;
     database::seed(&db, Size::DEFAULT, 0).await?;
-    let target = Target {
-        addr: server.addr,
-        size: Size::DEFAULT,
-        api_keys: None,
-    };
-    crate::load::touch_every_school(&target, bench.args.connections).await?;
-    let meters = Meters {
-        server: &server,
-        cluster: &bench.cluster,
-        stats,
-        baselines,
-    };
+    let target = bench.warm_target(&server, Size::DEFAULT, None).await?;
+    let meters = bench.meters(&server, stats, baselines);
     rows.push(
         measure::route(
             bench.args,
