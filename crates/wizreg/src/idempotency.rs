@@ -6,7 +6,9 @@
 //!    answer, if an unexpired one exists. The lock *is* the "in progress" state: visible to
 //!    every other request at once, and released by COMMIT or ROLLBACK, so a crash or a
 //!    cancelled request never leaves a key stuck in progress.
-//! 2. The record is created.
+//! 2. The record is created. It is sent in the same round trip as the claim, before the claim's
+//!    answer is known; when the claim finds the key taken, the transaction rolls back and the
+//!    record with it (see [`crate::http::idempotency`] for why).
 //! 3. [`store`] saves the answer in the same transaction, so the key and the record commit
 //!    together or not at all.
 //!

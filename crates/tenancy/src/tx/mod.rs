@@ -8,25 +8,34 @@
 //! By convention `$1` of every query is the tenant id, bound by the transaction itself: queries
 //! say `where tenant_id = $1` (what a sharded cluster routes on) without any way to pass a
 //! different tenant's id.
+//!
+//! This module holds [`Query`] and [`Tenancy`]; [`TenantTx`] and its pipeline live in
+//! `transaction`, and streaming a large result in `stream`.
+
+mod stream;
+mod transaction;
+
+pub use transaction::{PairResult, TenantTx};
 
 use std::fmt;
 
-use deadpool::managed::{Object, PoolError};
-use futures_util::future::{join4, OptionFuture};
-use futures_util::{Stream, TryStreamExt};
+use deadpool::managed::PoolError;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use crate::error::DbError;
 use crate::id::TenantId;
-use crate::pool::{ConnectionManager, PgPool, TypedParam};
+use crate::pool::PgPool;
 
 type Decode<T> = Box<dyn FnOnce(Vec<Row>) -> Result<T, DbError> + Send>;
+
+/// A query's parameters after the tenant id (`$2…`), each with its SQL type.
+type Params = Vec<(Box<dyn ToSql + Sync + Send>, Type)>;
 
 /// A statement to run inside a tenant transaction, with `$1` reserved for the tenant id.
 pub struct Query<T> {
     sql: &'static str,
-    params: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
+    params: Params,
     decode: Decode<T>,
 }
 
@@ -142,6 +151,7 @@ impl Tenancy {
             begun: false,
             statements: 0,
             failed: false,
+            rolled_back: false,
             span: tracing::debug_span!(
                 "tenant_tx",
                 %tenant,
@@ -190,197 +200,5 @@ fn pool_error(err: PoolError<DbError>, stats: &crate::pool::CheckoutStats) -> Db
             DbError::unavailable()
         }
         _ => DbError::unavailable(),
-    }
-}
-
-/// An open (or about to open) transaction on behalf of exactly one tenant.
-///
-/// Dropping it without [`TenantTx::commit`] rolls back: the `ROLLBACK` is queued behind
-/// whatever is still in flight on the connection, and the connection returns to the pool only
-/// after the server acknowledged it.
-pub struct TenantTx {
-    conn: Option<Object<ConnectionManager>>,
-    tenant: TenantId,
-    enter_tenant_sql: &'static str,
-    /// `BEGIN`, or `BEGIN` with an isolation level.
-    begin_sql: &'static str,
-    begun: bool,
-    /// For the `tenant_tx` span (debug level): statements run and whether one failed.
-    statements: u32,
-    failed: bool,
-    span: tracing::Span,
-}
-
-impl fmt::Debug for TenantTx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenantTx")
-            .field("tenant", &self.tenant)
-            .field("begun", &self.begun)
-            .finish()
-    }
-}
-
-impl TenantTx {
-    pub fn tenant(&self) -> TenantId {
-        self.tenant
-    }
-
-    /// Runs a statement; the transaction stays open.
-    pub async fn run<T: 'static>(&mut self, query: Query<T>) -> Result<T, DbError> {
-        let result = self.execute(query, false).await;
-        self.failed |= result.is_err();
-        result
-    }
-
-    /// Runs the last statement with `COMMIT` pipelined behind it.
-    pub async fn run_and_commit<T: 'static>(mut self, query: Query<T>) -> Result<T, DbError> {
-        let result = self.execute(query, true).await;
-        self.failed |= result.is_err();
-        result
-    }
-
-    /// Closes the `tenant_tx` span with what happened: `committed`, `failed`, `rolled_back`
-    /// (dropped while open, such as a cancelled request) or `empty` (nothing ran).
-    fn close_span(&self) {
-        if self.span.is_disabled() {
-            return;
-        }
-        let open = self.conn.as_ref().is_some_and(|conn| conn.in_transaction);
-        let outcome = match (self.begun, self.failed, open) {
-            (false, _, _) => "empty",
-            (true, true, _) => "failed",
-            (true, false, true) => "rolled_back",
-            (true, false, false) => "committed",
-        };
-        self.span.record("statements", self.statements);
-        self.span.record("outcome", outcome);
-        tracing::debug!(parent: &self.span, statements = self.statements, outcome, "tenant transaction ended");
-    }
-
-    /// Runs a query and hands its rows over as they arrive, for results too big to hold in
-    /// memory (an export of a large school). The transaction stays open.
-    ///
-    /// Memory stays flat however many rows match: the driver reads the socket only as fast as
-    /// the stream is polled (its response channel holds one buffer), so a slow consumer makes
-    /// the server wait on a full socket rather than making this process buffer rows. `$1` is
-    /// the tenant id, as for every query; the query's `map` is not applied.
-    pub async fn stream(
-        &mut self,
-        query: Query<Vec<Row>>,
-    ) -> Result<impl Stream<Item = Result<Row, DbError>> + '_, DbError> {
-        let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
-        let mut types = vec![Type::UUID];
-        types.extend(query.params.iter().map(|(_, t)| t.clone()));
-        conn.prepare(self.enter_tenant_sql, &[Type::UUID]).await?;
-        conn.prepare(query.sql, &types).await?;
-        let tenant = self.tenant.as_uuid();
-        if !self.begun {
-            let enter_params: [TypedParam<'_>; 1] = [(&tenant, Type::UUID)];
-            let enter_untyped: [&(dyn ToSql + Sync); 1] = [&tenant];
-            conn.in_transaction = true;
-            let (began, entered) = futures_util::future::join(
-                conn.client().batch_execute(self.begin_sql),
-                conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped),
-            )
-            .await;
-            began?;
-            entered?;
-            self.begun = true;
-        }
-        let mut params: Vec<TypedParam<'_>> = vec![(&tenant, Type::UUID)];
-        params.extend(
-            query
-                .params
-                .iter()
-                .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
-        );
-        let rows = conn.query_raw(query.sql, params).await?;
-        Ok(rows.map_err(DbError::from))
-    }
-
-    /// Commits what ran so far.
-    pub async fn commit(mut self) -> Result<(), DbError> {
-        if !self.begun {
-            return Ok(());
-        }
-        let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
-        conn.client().batch_execute("COMMIT").await?;
-        conn.in_transaction = false;
-        Ok(())
-    }
-
-    async fn execute<T: 'static>(&mut self, query: Query<T>, commit: bool) -> Result<T, DbError> {
-        self.statements += 1;
-        let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
-        let mut types = vec![Type::UUID];
-        types.extend(query.params.iter().map(|(_, t)| t.clone()));
-        // Preparing before anything is sent keeps the pipeline below in order: no future in it
-        // waits on the server before sending its own request.
-        conn.prepare(self.enter_tenant_sql, &[Type::UUID]).await?;
-        conn.prepare(query.sql, &types).await?;
-
-        let tenant = self.tenant.as_uuid();
-        let enter_params: [TypedParam<'_>; 1] = [(&tenant, Type::UUID)];
-        let enter_untyped: [&(dyn ToSql + Sync); 1] = [&tenant];
-        let mut params: Vec<TypedParam<'_>> = vec![(&tenant, Type::UUID)];
-        params.extend(
-            query
-                .params
-                .iter()
-                .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
-        );
-        let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-
-        let starting = !self.begun;
-        conn.in_transaction = true;
-        let client = conn.client();
-        let (began, entered, rows, committed) = join4(
-            OptionFuture::from(starting.then(|| client.batch_execute(self.begin_sql))),
-            OptionFuture::from(
-                starting.then(|| conn.query(self.enter_tenant_sql, &enter_params, &enter_untyped)),
-            ),
-            conn.query(query.sql, &params, &untyped),
-            OptionFuture::from(commit.then(|| client.batch_execute("COMMIT"))),
-        )
-        .await;
-        began.transpose()?;
-        entered.transpose()?;
-        self.begun = true;
-        // A failed statement aborts the transaction; a pipelined COMMIT then rolls it back.
-        let outcome = rows.map_err(DbError::from);
-        if let Some(committed) = committed {
-            committed?;
-            conn.in_transaction = false;
-        }
-        (query.decode)(outcome?)
-    }
-}
-
-impl Drop for TenantTx {
-    fn drop(&mut self) {
-        self.close_span();
-        let Some(conn) = self.conn.take() else { return };
-        if !conn.in_transaction {
-            return;
-        }
-        if let Some(pool) = Object::pool(&conn) {
-            let stats = pool.manager().checkout_stats();
-            stats
-                .rolled_back_on_drop
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    let mut conn = conn;
-                    if conn.client().batch_execute("ROLLBACK").await.is_ok() {
-                        conn.in_transaction = false;
-                    }
-                    // Still flagged: the pool's recycle check discards it.
-                });
-            }
-            // No runtime to roll back on: drop the connection itself.
-            Err(_) => drop(Object::take(conn)),
-        }
     }
 }

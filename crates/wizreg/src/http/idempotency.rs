@@ -3,8 +3,22 @@
 //! [`crate::idempotency`] for how the key is kept).
 //!
 //! Round trips: without a key, a create is one (BEGIN, enter_tenant, INSERT and COMMIT
-//! pipelined). With a key it is three: the claim (pipelined behind BEGIN), the insert, and the
-//! stored answer with COMMIT pipelined behind it.
+//! pipelined). With a key it is two, first time or replay:
+//! 1. BEGIN, enter_tenant, the claim and the INSERT, pipelined;
+//! 2. the stored answer with COMMIT behind it, or ROLLBACK when the claim found the key taken
+//!    (a replay, a 422 or a 409), which also undoes the INSERT that ran speculatively.
+//!
+//! Why the INSERT runs before the claim's answer is known, rather than being made conditional
+//! in SQL on the claim (one CTE per route, or a guard that aborts the transaction): the insert
+//! queries stay the domain's own, unchanged, and every way the speculative INSERT can end is
+//! already safe. It commits only through the path that stores the key, so a replay, a
+//! mismatch or a 409 leaves nothing; its errors are ignored when the claim already decided
+//! the answer (a replayed house fails on its unique name, which is the record the replay
+//! returns). The price: a replay does an INSERT that is rolled back, and a duplicate arriving
+//! while the first request holds the key may wait on a unique index the first request's row
+//! holds (bounded by `lock_timeout`), then still gets its 409. Replays are rare and that wait
+//! lasts until the first request's next round trip, so this costs less than a third round
+//! trip on every keyed POST.
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderName, HeaderValue, StatusCode};
@@ -74,24 +88,30 @@ pub async fn create<T: Serialize + 'static>(
         return Ok(respond(created(&record, location)?, false));
     };
     let ttl = state.idempotency_ttl;
-    // Dropping `tx` on any early return rolls back (and releases the key).
+    // Dropping `tx` on an early return with `?` rolls back (and releases the key).
     let mut tx = state.tenancy.begin(tenant.id()).await?;
-    match tx.run(idempotency::claim(&key, ttl)).await? {
-        Claim::Fresh => {}
-        Claim::InProgress => return Err(in_progress()),
+    // Round trip 1: the claim, and the insert sent behind it before its answer is known.
+    let (claim, inserted) = tx.run_pair(idempotency::claim(&key, ttl), insert).await?;
+    let taken = match claim? {
+        Claim::Fresh => None,
+        Claim::InProgress => Some(Err(in_progress())),
         Claim::Done {
             fingerprint: first,
             response,
-        } if first == fingerprint => return Ok(respond(response, true)),
-        Claim::Done { .. } => {
-            return Err(ApiError::validation(FieldErrors::from([(
-                "Idempotency-Key".to_owned(),
-                "was already used with a different request".to_owned(),
-            )])))
-        }
+        } if first == fingerprint => Some(Ok(respond(response, true))),
+        Claim::Done { .. } => Some(Err(ApiError::validation(FieldErrors::from([(
+            "Idempotency-Key".to_owned(),
+            "was already used with a different request".to_owned(),
+        )])))),
+    };
+    if let Some(answer) = taken {
+        // Round trip 2: undo the speculative insert, whatever it did (see the module doc).
+        tx.rollback().await?;
+        return answer;
     }
-    let record = tx.run(insert).await?;
+    let record = inserted?;
     let response = created(&record, location)?;
+    // Round trip 2: the answer is stored with the record, and both commit together.
     tx.run_and_commit(idempotency::store(&key, fingerprint, response.clone()))
         .await?;
     Ok(respond(response, false))

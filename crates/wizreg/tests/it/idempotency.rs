@@ -52,6 +52,95 @@ async fn a_retry_with_the_same_key_and_body_gets_the_first_answer_and_creates_no
 }
 
 #[tokio::test]
+async fn a_replayed_house_gets_the_first_answer_though_its_name_is_now_taken() {
+    // The replay's insert runs before the claim's answer is read, and fails on the house's
+    // unique name: the claim decides the answer, not that error.
+    let app = TestApp::new().await;
+    let send = || {
+        app.post("/houses", json!({"name": "Ravenclaw"}))
+            .tenant("hogwarts")
+            .header("idempotency-key", "found-ravenclaw")
+            .send()
+    };
+    let first = send().await;
+    let retry = send().await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(
+        (retry.status, retry.header("idempotent-replayed")),
+        (StatusCode::CREATED, Some("true"))
+    );
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_eq!(count(&app, "house").await, 1);
+    assert_eq!(count(&app, "idempotency_key").await, 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_creates_nothing() {
+    // The running request has taken the key and inserted its house; the duplicate's own insert
+    // waits on that house's unique name until the first request ends, then is rolled back.
+    let app = TestApp::new().await;
+    let school = app.hogwarts.id.as_uuid();
+    let mut runtime = app.runtime_connection().await;
+    let running = runtime.transaction().await.expect("begin");
+    running
+        .execute("select wizreg.enter_tenant($1)", &[&school])
+        .await
+        .expect("enter");
+    running
+        .query_one(
+            "select pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2, 0))",
+            &[&school, &"found-hufflepuff"],
+        )
+        .await
+        .expect("hold the key");
+    running
+        .execute(
+            "insert into wizreg.house (tenant_id, id, name) values ($1, gen_random_uuid(), 'Hufflepuff')",
+            &[&school],
+        )
+        .await
+        .expect("the first request's house");
+    let request = app
+        .post("/houses", json!({"name": "Hufflepuff"}))
+        .tenant("hogwarts")
+        .header("idempotency-key", "found-hufflepuff")
+        .send();
+    tokio::pin!(request);
+    // The first request ends only once the duplicate waits behind its house row (or the
+    // duplicate answered without waiting, which must be the same 409).
+    let privileged = app.privileged().await;
+    let duplicate = tokio::select! {
+        reply = &mut request => reply,
+        () = lock_waiter(&privileged) => {
+            running.commit().await.expect("the first request commits");
+            request.await
+        }
+    };
+    assert_eq!(
+        (duplicate.status, duplicate.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    assert_eq!(count(&app, "house").await, 1);
+    assert_eq!(count(&app, "idempotency_key").await, 0);
+}
+
+/// Returns once a session of this test's database waits on a lock.
+async fn lock_waiter(client: &tokio_postgres::Client) {
+    let waiting = "select count(*) from pg_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock'";
+    while client
+        .query_one(waiting, &[])
+        .await
+        .expect("waiters")
+        .get::<_, i64>(0)
+        == 0
+    {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
 async fn the_same_key_with_another_body_is_422_and_keys_belong_to_one_school() {
     let app = TestApp::new().await;
     let key = ("idempotency-key", "house-1");

@@ -145,6 +145,80 @@ async fn creating_and_updating_a_student_are_one_round_trip_each() {
 }
 
 #[tokio::test]
+async fn a_keyed_create_is_two_round_trips_first_time_and_on_replay() {
+    let (app, probe) = probed_app().await;
+    let keyed = |key: &'static str, name: &'static str| {
+        app.post("/students", json!({"name": name}))
+            .tenant("hogwarts")
+            .header("idempotency-key", key)
+            .send()
+    };
+    // Warm up: the tenant is cached and the claim, insert and store are prepared.
+    assert_eq!(keyed("warm-up", "Warm Up").await.status, 201);
+
+    let mut first_body = serde_json::Value::Null;
+    let first = counted(&probe, async {
+        let reply = keyed("enrol-neville", "Neville Longbottom").await;
+        assert_eq!(reply.status, 201);
+        first_body = reply.body;
+    })
+    .await;
+    let replay = counted(&probe, async {
+        let reply = keyed("enrol-neville", "Neville Longbottom").await;
+        assert_eq!(reply.status, 201);
+        assert_eq!(reply.header("idempotent-replayed"), Some("true"));
+        assert_eq!(reply.body, first_body);
+    })
+    .await;
+    let mismatch = counted(&probe, async {
+        assert_eq!(keyed("enrol-neville", "Luna Lovegood").await.status, 422);
+    })
+    .await;
+
+    assert_eq!(
+        first.round_trips, 2,
+        "claim + insert, then store + commit: {first:?}"
+    );
+    assert_eq!(
+        replay.round_trips, 2,
+        "claim + insert, then rollback: {replay:?}"
+    );
+    assert_eq!(mismatch.round_trips, 2, "{mismatch:?}");
+    for (what, tally) in [
+        ("first", &first),
+        ("replay", &replay),
+        ("mismatch", &mismatch),
+    ] {
+        assert_eq!(
+            tally.count('P'),
+            0,
+            "{what}: nothing prepared again: {tally:?}"
+        );
+    }
+    assert_eq!(
+        first.count('E'),
+        4,
+        "enter_tenant, claim, insert, store: {first:?}"
+    );
+    assert_eq!(
+        replay.count('E'),
+        3,
+        "enter_tenant, claim, insert: {replay:?}"
+    );
+    let students = app
+        .privileged()
+        .await
+        .query_one("select count(*) from wizreg.student", &[])
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    assert_eq!(
+        students, 2,
+        "the replay's and the mismatch's inserts rolled back"
+    );
+}
+
+#[tokio::test]
 async fn a_cached_tenant_costs_no_round_trip_and_a_new_one_costs_exactly_one() {
     let (app, probe) = probed_app().await;
     app.get("/students").tenant("hogwarts").send().await;
