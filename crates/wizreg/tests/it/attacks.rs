@@ -5,22 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{Reply, TestApp};
-
-/// Every row of both tenant tables as a superuser sees them.
-async fn snapshot(app: &TestApp) -> Vec<String> {
-    let rows = app
-        .privileged()
-        .await
-        .query(
-            "select 's' || row_to_json(s)::text from wizreg.student s
-             union all select 'h' || row_to_json(h)::text from wizreg.house h order by 1",
-            &[],
-        )
-        .await
-        .expect("snapshot");
-    rows.iter().map(|r| r.get(0)).collect()
-}
+use crate::harness::{begin_as_tenant, snapshot, Reply, TestApp};
 
 /// Castelobruxo's house and student, the targets of every attack.
 async fn victims(app: &TestApp) -> (String, String) {
@@ -234,14 +219,7 @@ async fn a_foreign_key_to_another_schools_house_is_refused_by_the_database_itsel
     let app = TestApp::new().await;
     let (house, _) = victims(&app).await;
     let runtime = app.runtime_connection().await;
-    runtime.batch_execute("begin").await.expect("begin");
-    runtime
-        .execute(
-            "select wizreg.enter_tenant($1)",
-            &[&app.hogwarts.id.as_uuid()],
-        )
-        .await
-        .expect("enter");
+    begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
     let house: uuid::Uuid = house.parse().expect("uuid");
     let insert = runtime
         .execute(

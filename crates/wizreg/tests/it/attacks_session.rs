@@ -14,7 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 use wizreg::database::Role;
 
-use crate::harness::TestApp;
+use crate::harness::{begin_as_tenant, TestApp};
 
 /// Both schools with a house and a student each.
 async fn seeded() -> TestApp {
@@ -94,14 +94,7 @@ async fn a_runtime_session_without_a_tenant_sees_and_changes_nothing_in_every_ca
     assert_sees_and_changes_nothing(&runtime, &tables, "fresh session").await;
 
     for ending in ["commit", "rollback", "error"] {
-        runtime.batch_execute("begin").await.expect("begin");
-        runtime
-            .execute(
-                "select wizreg.enter_tenant($1)",
-                &[&app.hogwarts.id.as_uuid()],
-            )
-            .await
-            .expect("enter");
+        begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
         assert_eq!(
             visible(&runtime, "wizreg.student").await,
             1,
@@ -148,14 +141,7 @@ async fn truncate_temporary_tables_and_copy_from_are_refused_to_the_runtime_role
     }
 
     // COPY FROM inside Hogwarts' transaction, with rows claiming to be Castelobruxo's.
-    runtime.batch_execute("begin").await.expect("begin");
-    runtime
-        .execute(
-            "select wizreg.enter_tenant($1)",
-            &[&app.hogwarts.id.as_uuid()],
-        )
-        .await
-        .expect("enter");
+    begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
     let copied = async {
         let sink = runtime
             .copy_in("copy wizreg.student (tenant_id, id, name) from stdin")
@@ -203,14 +189,7 @@ async fn copy_to_as_the_runtime_role_returns_only_the_current_schools_rows() {
         copy_out("copy (select tenant_id from wizreg.student) to stdout").await,
         ""
     );
-    runtime.batch_execute("begin").await.expect("begin");
-    runtime
-        .execute(
-            "select wizreg.enter_tenant($1)",
-            &[&app.hogwarts.id.as_uuid()],
-        )
-        .await
-        .expect("enter");
+    begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
     let inside = copy_out("copy (select tenant_id from wizreg.student) to stdout").await;
     runtime.batch_execute("commit").await.expect("commit");
     assert_eq!(inside, format!("{}\n", app.hogwarts.id));
@@ -304,14 +283,7 @@ async fn a_session_level_tenant_is_overridden_inside_every_tenant_transaction() 
         .batch_execute(&format!("set wizreg.current_tenant = '{castelobruxo}'"))
         .await
         .expect("set");
-    runtime.batch_execute("begin").await.expect("begin");
-    runtime
-        .execute(
-            "select wizreg.enter_tenant($1)",
-            &[&app.hogwarts.id.as_uuid()],
-        )
-        .await
-        .expect("enter");
+    begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
     let rows = runtime
         .query("select tenant_id from wizreg.student", &[])
         .await

@@ -4,21 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::TestApp;
-
-/// Every row of both tenant tables, as a privileged connection sees it.
-async fn snapshot(app: &TestApp) -> Vec<String> {
-    let privileged = app.privileged().await;
-    let rows = privileged
-        .query(
-            "select 'student:' || row_to_json(s)::text from wizreg.student s
-             union all select 'house:' || row_to_json(h)::text from wizreg.house h order by 1",
-            &[],
-        )
-        .await
-        .expect("snapshot");
-    rows.iter().map(|r| r.get(0)).collect()
-}
+use crate::harness::{begin_as_tenant, snapshot, TestApp};
 
 #[tokio::test]
 async fn a_school_using_another_schools_ids_gets_404_on_every_route_and_changes_nothing() {
@@ -255,14 +241,7 @@ async fn the_runtime_role_with_no_tenant_set_sees_nothing_and_writes_nothing() {
     assert_eq!(updated, 0);
 
     // After a tenant transaction on the same connection, the setting is gone again.
-    runtime.batch_execute("begin").await.expect("begin");
-    runtime
-        .execute(
-            "select wizreg.enter_tenant($1)",
-            &[&app.hogwarts.id.as_uuid()],
-        )
-        .await
-        .expect("enter");
+    begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
     let inside: i64 = runtime
         .query_one("select count(*) from wizreg.student", &[])
         .await

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use tokio_postgres::Client;
 
-use crate::harness::{Reply, TestApp};
+use crate::harness::{begin_as_tenant, Reply, TestApp};
 
 /// Waits until `count` sessions of this database are waiting on a lock.
 pub async fn lock_waiters(observer: &Client, count: i64) {
@@ -39,6 +39,21 @@ async fn new_student(app: &TestApp, school: &str) -> uuid::Uuid {
     id.parse().expect("uuid")
 }
 
+/// A superuser session inside a transaction holding `student`'s row lock, so a request that
+/// writes the row waits on it; roll it back to let the request go on.
+async fn lock_student_row(app: &TestApp, student: uuid::Uuid) -> Client {
+    let locker = app.privileged().await;
+    locker.batch_execute("begin").await.expect("begin");
+    locker
+        .execute(
+            "select 1 from wizreg.student where id = $1 for update",
+            &[&student],
+        )
+        .await
+        .expect("lock the row");
+    locker
+}
+
 fn assert_retry_later(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!((reply.status, reply.code()), (status, code), "{reply:?}");
     assert!(reply.header("retry-after").is_some(), "{reply:?}");
@@ -58,14 +73,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after_and_early_rejections_tak
     app.get("/students").tenant("castelobruxo").send().await;
     app.get("/students").tenant("nosuchschool").send().await;
     let observer = app.privileged().await;
-    let mut locker = app.privileged().await;
-    let lock = locker.transaction().await.expect("begin");
-    lock.execute(
-        "select 1 from wizreg.student where id = $1 for update",
-        &[&student],
-    )
-    .await
-    .expect("lock the row");
+    let lock = lock_student_row(&app, student).await;
 
     // This request takes the pool's only connection and waits on the lock.
     let holder = app
@@ -121,7 +129,9 @@ async fn an_exhausted_pool_answers_503_with_retry_after_and_early_rejections_tak
             [404, 400, 404, 400, 413, 400, 415, 422, 400, 401],
             "client mistakes are answered without waiting for the database"
         );
-        lock.rollback().await.expect("release the row");
+        lock.batch_execute("rollback")
+            .await
+            .expect("release the row");
     };
     let (held, ()) = tokio::join!(holder, checks);
     assert_eq!(held.status, StatusCode::OK, "{held:?}");
@@ -135,14 +145,7 @@ async fn a_lock_wait_past_the_lock_timeout_is_cancelled_with_503() {
     })
     .await;
     let student = new_student(&app, "hogwarts").await;
-    let mut locker = app.privileged().await;
-    let lock = locker.transaction().await.expect("begin");
-    lock.execute(
-        "select 1 from wizreg.student where id = $1 for update",
-        &[&student],
-    )
-    .await
-    .expect("lock the row");
+    let lock = lock_student_row(&app, student).await;
 
     let blocked = app
         .patch(
@@ -156,7 +159,7 @@ async fn a_lock_wait_past_the_lock_timeout_is_cancelled_with_503() {
         .await
         .expect("the lock timeout ended the wait");
     assert_retry_later(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
-    lock.rollback().await.expect("release");
+    lock.batch_execute("rollback").await.expect("release");
     let after = app
         .get(&format!("/students/{student}"))
         .tenant("hogwarts")
@@ -184,14 +187,7 @@ async fn a_schools_statement_timeout_cancels_its_slow_statements_and_only_its_ow
         (set.status, &set.body["statement_timeout_ms"]),
         (StatusCode::OK, &json!(50))
     );
-    let mut locker = app.privileged().await;
-    let lock = locker.transaction().await.expect("begin");
-    lock.execute(
-        "select 1 from wizreg.student where id = $1 for update",
-        &[&student],
-    )
-    .await
-    .expect("lock the row");
+    let lock = lock_student_row(&app, student).await;
     let slow = app
         .patch(
             &format!("/students/{student}"),
@@ -203,18 +199,14 @@ async fn a_schools_statement_timeout_cancels_its_slow_statements_and_only_its_ow
         .await
         .expect("the statement timeout ended the wait");
     assert_retry_later(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
-    lock.rollback().await.expect("release");
+    lock.batch_execute("rollback").await.expect("release");
 
     // At the database, as the runtime role: the override lives in that school's transaction.
     let runtime = app.runtime_connection().await;
     let timeout_in = |school: uuid::Uuid| {
         let runtime = &runtime;
         async move {
-            runtime.batch_execute("begin").await.expect("begin");
-            runtime
-                .execute("select wizreg.enter_tenant($1)", &[&school])
-                .await
-                .expect("enter");
+            begin_as_tenant(&runtime, school).await;
             let row = runtime
                 .query_one("show statement_timeout", &[])
                 .await
@@ -269,14 +261,7 @@ async fn a_school_over_its_concurrency_cap_gets_429_while_other_schools_are_serv
     .await;
     let student = new_student(&app, "hogwarts").await;
     let observer = app.privileged().await;
-    let mut locker = app.privileged().await;
-    let lock = locker.transaction().await.expect("begin");
-    lock.execute(
-        "select 1 from wizreg.student where id = $1 for update",
-        &[&student],
-    )
-    .await
-    .expect("lock the row");
+    let lock = lock_student_row(&app, student).await;
     let holder = app
         .patch(
             &format!("/students/{student}"),
@@ -290,7 +275,7 @@ async fn a_school_over_its_concurrency_cap_gets_429_while_other_schools_are_serv
         assert_retry_later(&capped, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         let other = app.get("/students").tenant("castelobruxo").send().await;
         assert_eq!(other.status, StatusCode::OK);
-        lock.rollback().await.expect("release");
+        lock.batch_execute("rollback").await.expect("release");
     };
     let (held, ()) = tokio::join!(holder, checks);
     assert_eq!(held.status, StatusCode::OK);

@@ -7,6 +7,7 @@
 
 mod call;
 mod cluster;
+mod database;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,6 +24,7 @@ use wizreg::registry::TenantRecord;
 pub use call::{Call, Reply};
 use cluster::superuser;
 pub use cluster::{cluster_socket, test_config};
+pub use database::{begin_as_tenant, snapshot};
 
 /// The migrated database every test database is copied from.
 const TEMPLATE: &str = "wizreg_template";
