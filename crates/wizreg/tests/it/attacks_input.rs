@@ -7,12 +7,11 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use wizreg::config::Config;
 
-use crate::harness::{TestApp, ADMIN_TOKEN};
+use crate::harness::{body_bytes, TestApp, ADMIN_TOKEN};
 
 /// Strings an attacker tries in every field that names a school or a record.
 pub fn injections() -> Vec<String> {
@@ -80,12 +79,7 @@ pub async fn send(
     .expect("request");
     let response = router.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = body_bytes(response).await;
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -21,14 +21,7 @@ async fn wizreg(app: &TestApp, args: &[&str]) -> Output {
     }
     let output = command
         .args(args)
-        .env(
-            "DATABASE_URL",
-            app.config.database_url.as_deref().expect("url"),
-        )
-        .env(
-            "WIZREG_ADMIN_DATABASE_URL",
-            app.config.admin_database_url.as_deref().expect("url"),
-        )
+        .envs(app.database_env())
         .env("WIZREG_KEY_SECRET", KEY_SECRET)
         .output()
         .await

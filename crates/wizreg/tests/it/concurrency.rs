@@ -8,11 +8,9 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::Method;
 use axum::Router;
 use futures_util::StreamExt;
-use http_body_util::BodyExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -21,7 +19,7 @@ use wizreg::config::Config;
 use wizreg::database::Role;
 use wizreg::http::AppState;
 
-use crate::harness::TestApp;
+use crate::harness::{body_bytes, tenant_request, TestApp};
 
 pub const SCHOOLS: usize = 20;
 pub const REQUESTS: usize = 5_000;
@@ -66,24 +64,13 @@ pub async fn send(
     tenant: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-tenant", tenant)
-        .header("content-type", "application/json");
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
     let response = router
         .clone()
-        .oneshot(request.body(body).expect("request"))
+        .oneshot(tenant_request(method, path, tenant, body))
         .await
         .expect("infallible");
     let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = body_bytes(response).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
-use tokio_postgres::NoTls;
+use tenancy::embedded::{EmbeddedPostgres, SUPERUSER};
 use tower::ServiceExt;
 use wizreg::database::{Database, Role};
 
-use crate::harness::test_config;
+use crate::harness::{
+    body_bytes, own_cluster_options, scratch_dir, superuser_on, tenant_request, test_config,
+};
 
 /// How long a request may take before the test calls it hung.
 const HUNG: Duration = Duration::from_secs(30);
@@ -34,24 +34,9 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value, Du
         .expect("a request hung while the database was down")
         .expect("infallible");
     let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = body_bytes(response).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, body, started.elapsed())
-}
-
-fn request(method: &str, path: &str, tenant: &str, body: Option<Value>) -> Request<Body> {
-    let builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-tenant", tenant)
-        .header("content-type", "application/json");
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    builder.body(body).expect("request")
 }
 
 /// Writes and reads for one school in a loop, checking every row it sees is its own.
@@ -66,8 +51,8 @@ async fn load(
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let create = request(
-            "POST",
+        let create = tenant_request(
+            Method::POST,
             "/students",
             slug,
             Some(json!({"name": format!("{slug} {n}")})),
@@ -81,7 +66,7 @@ async fn load(
             status,
             took,
         });
-        let list = request("GET", "/students?limit=20", slug, None);
+        let list = tenant_request(Method::GET, "/students?limit=20", slug, None);
         let (status, body, took) = call(&router, list).await;
         if status == StatusCode::OK {
             let rows = body.as_array().expect("a list");
@@ -109,23 +94,11 @@ async fn readiness(router: &Router) -> StatusCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_under_load_gives_fast_503s_and_recovers_without_mixing_schools() {
-    let dir = tempfile::Builder::new()
-        .prefix("wizreg-outage-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
-    let options = EmbeddedOptions {
-        data_dir: dir.path().join("data"),
-        pg_bin: None,
-        ephemeral: true,
-    };
+    let dir = scratch_dir("wizreg-outage-");
+    let options = own_cluster_options(dir.path());
     let mut cluster =
         tokio::task::block_in_place(|| EmbeddedPostgres::start(&options)).expect("start");
-    let (admin, connection) = cluster
-        .config(SUPERUSER, "postgres")
-        .connect(NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
+    let admin = superuser_on(&cluster, "postgres").await;
     admin
         .batch_execute("create database wizreg")
         .await

@@ -1,53 +1,20 @@
 //! The embedded PostgreSQL launcher: starts, keeps data across restarts, and leaves no
 //! server process behind when stopped.
 
-use std::path::Path;
-
-use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
+use tenancy::embedded::{EmbeddedPostgres, SUPERUSER};
 use tokio_postgres::NoTls;
 
-/// Processes whose command line mentions `dir`.
-pub fn processes_using(dir: &Path) -> usize {
-    let needle = dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
-                .unwrap_or(false)
-        })
-        .count()
-}
+use crate::harness::{own_cluster_options, processes_using, scratch_dir, superuser_on};
 
 async fn query_one_i64(cluster: &EmbeddedPostgres, sql: &str) -> i64 {
-    let (client, connection) = cluster
-        .config(SUPERUSER, "postgres")
-        .connect(NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
+    let client = superuser_on(cluster, "postgres").await;
     client.query_one(sql, &[]).await.expect("query").get(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_embedded_server_starts_keeps_its_data_and_stops_without_orphans() {
-    let dir = tempfile::Builder::new()
-        .prefix("wizreg-launcher-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
-    let options = EmbeddedOptions {
-        data_dir: dir.path().join("data"),
-        pg_bin: None,
-        ephemeral: true,
-    };
+    let dir = scratch_dir("wizreg-launcher-");
+    let options = own_cluster_options(dir.path());
 
     let mut first =
         tokio::task::block_in_place(|| EmbeddedPostgres::start(&options)).expect("first start");
@@ -104,10 +71,7 @@ async fn the_embedded_server_starts_keeps_its_data_and_stops_without_orphans() {
 
 #[test]
 fn missing_binaries_give_one_clear_error_naming_the_package_and_the_alternative() {
-    let dir = tempfile::Builder::new()
-        .prefix("wizreg-nobin-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
+    let dir = scratch_dir("wizreg-nobin-");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("WIZREG_PG_BIN", "/nonexistent/bin")

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::launcher::processes_using;
+use crate::harness::{free_port, processes_using, scratch_dir};
 
 /// A `wizreg serve` process on a free loopback port.
 struct Server {
@@ -24,10 +24,7 @@ struct Server {
 
 impl Server {
     async fn start(data_dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let log =
             std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_wizreg"))
@@ -106,10 +103,7 @@ async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
 }
 
 fn temp_dir(prefix: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in("/tmp")
-        .expect("temp dir");
+    let dir = scratch_dir(prefix);
     let data = dir.path().join("data");
     (dir, data)
 }

@@ -3,11 +3,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::harness::TestApp;
+use crate::harness::{body_bytes, TestApp};
 
 async fn metrics_text(app: &TestApp) -> String {
     let request = Request::get("/metrics")
@@ -22,12 +21,7 @@ async fn metrics_text(app: &TestApp) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()["content-type"].to_str().expect("ascii");
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = body_bytes(response).await;
     String::from_utf8(bytes.to_vec()).expect("utf-8")
 }
 

@@ -17,7 +17,7 @@ use wizreg::config::StatementModeArg;
 use wizreg::database::Database;
 
 use crate::concurrency::{assert_isolated, load_config, run_load};
-use crate::harness::{cluster_socket, TestApp};
+use crate::harness::{cluster_socket, free_port, scratch_dir, TestApp};
 
 /// A PgBouncer process, stopped when dropped.
 struct PgBouncer {
@@ -60,14 +60,8 @@ fn postgres_user() -> (u32, u32) {
 impl PgBouncer {
     fn start(postgres_socket: &Path) -> Self {
         let binary = pgbouncer_binary();
-        let dir = tempfile::Builder::new()
-            .prefix("wizreg-pgbouncer-")
-            .tempdir_in("/tmp")
-            .expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let dir = scratch_dir("wizreg-pgbouncer-");
+        let port = free_port();
         let ini = dir.path().join("pgbouncer.ini");
         let users = dir.path().join("users.txt");
         let log = dir.path().join("pgbouncer.log");

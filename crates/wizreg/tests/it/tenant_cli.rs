@@ -14,14 +14,7 @@ async fn wizreg(app: &TestApp, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wizreg"));
     command
         .args(args)
-        .env(
-            "DATABASE_URL",
-            app.config.database_url.clone().expect("runtime URL"),
-        )
-        .env(
-            "WIZREG_ADMIN_DATABASE_URL",
-            app.config.admin_database_url.clone().expect("admin URL"),
-        )
+        .envs(app.database_env())
         .env_remove("WIZREG_ADMIN_TOKEN")
         .stdin(Stdio::null());
     tokio::task::spawn_blocking(move || command.output().expect("run wizreg"))
@@ -223,14 +216,7 @@ async fn wizreg_on_a_terminal(app: &TestApp, args: &str, typed: &str) -> Output 
     let line = format!("{} {args}", env!("CARGO_BIN_EXE_wizreg"));
     let mut child = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
-        .env(
-            "DATABASE_URL",
-            app.config.database_url.clone().expect("runtime URL"),
-        )
-        .env(
-            "WIZREG_ADMIN_DATABASE_URL",
-            app.config.admin_database_url.clone().expect("admin URL"),
-        )
+        .envs(app.database_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

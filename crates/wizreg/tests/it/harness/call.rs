@@ -1,8 +1,9 @@
 //! Requests to the in-process router ([`Call`]) and their answers ([`Reply`]).
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
 use axum::Router;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -95,13 +96,7 @@ impl<'a> Call<'a> {
             .expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, headers, bytes.to_vec())
+        (status, headers, body_bytes(response).await.to_vec())
     }
 }
 
@@ -123,4 +118,30 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// A JSON request naming its school by `X-Tenant`, for tests that drive a router directly.
+pub fn tenant_request(
+    method: Method,
+    path: &str,
+    tenant: &str,
+    body: Option<Value>,
+) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-tenant", tenant)
+        .header("content-type", "application/json");
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    builder.body(body).expect("request")
+}
+
+/// The whole body of a response.
+pub async fn body_bytes(response: Response<Body>) -> Bytes {
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
 }

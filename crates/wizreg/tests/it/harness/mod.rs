@@ -8,6 +8,7 @@
 mod call;
 mod cluster;
 mod database;
+mod local;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,10 +22,11 @@ use wizreg::database::{Database, Role};
 use wizreg::http::router;
 use wizreg::registry::TenantRecord;
 
-pub use call::{Call, Reply};
+pub use call::{body_bytes, tenant_request, Call, Reply};
 use cluster::superuser;
 pub use cluster::{cluster_socket, test_config};
 pub use database::{begin_as_tenant, snapshot};
+pub use local::{free_port, own_cluster_options, processes_using, scratch_dir, superuser_on};
 
 /// The migrated database every test database is copied from.
 const TEMPLATE: &str = "wizreg_template";
@@ -113,6 +115,21 @@ impl TestApp {
     /// A superuser connection to this test's database: sees every school (bypasses RLS).
     pub async fn privileged(&self) -> Client {
         superuser(cluster_socket(), &self.dbname).await
+    }
+
+    /// `DATABASE_URL` and `WIZREG_ADMIN_DATABASE_URL` for this test's database, for running
+    /// the real binary against it.
+    pub fn database_env(&self) -> [(&'static str, String); 2] {
+        [
+            (
+                "DATABASE_URL",
+                self.config.database_url.clone().expect("runtime URL"),
+            ),
+            (
+                "WIZREG_ADMIN_DATABASE_URL",
+                self.config.admin_database_url.clone().expect("admin URL"),
+            ),
+        ]
     }
 
     /// A plain runtime-role connection, outside any pool or tenant transaction.
