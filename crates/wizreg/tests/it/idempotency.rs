@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{begin_as_tenant, TestApp};
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     app.privileged()
@@ -52,52 +52,15 @@ async fn a_retry_with_the_same_key_and_body_gets_the_first_answer_and_creates_no
 }
 
 #[tokio::test]
-async fn a_replayed_house_gets_the_first_answer_though_its_name_is_now_taken() {
-    // The replay's insert runs before the claim's answer is read, and fails on the house's
-    // unique name: the claim decides the answer, not that error.
-    let app = TestApp::new().await;
-    let send = || {
-        app.post("/houses", json!({"name": "Ravenclaw"}))
-            .tenant("hogwarts")
-            .header("idempotency-key", "found-ravenclaw")
-            .send()
-    };
-    let first = send().await;
-    let retry = send().await;
-    assert_eq!(first.status, StatusCode::CREATED);
-    assert_eq!(
-        (retry.status, retry.header("idempotent-replayed")),
-        (StatusCode::CREATED, Some("true"))
-    );
-    assert_eq!(retry.body, first.body);
-    assert_eq!(retry.header("location"), first.header("location"));
-    assert_eq!(count(&app, "house").await, 1);
-    assert_eq!(count(&app, "idempotency_key").await, 1);
-}
-
-#[tokio::test]
 async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_creates_nothing() {
     // The running request has taken the key and inserted its house; the duplicate's own insert
     // waits on that house's unique name until the first request ends, then is rolled back.
     let app = TestApp::new().await;
-    let school = app.hogwarts.id.as_uuid();
-    let mut runtime = app.runtime_connection().await;
-    let running = runtime.transaction().await.expect("begin");
-    running
-        .execute("select wizreg.enter_tenant($1)", &[&school])
-        .await
-        .expect("enter");
-    running
-        .query_one(
-            "select pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2, 0))",
-            &[&school, &"found-hufflepuff"],
-        )
-        .await
-        .expect("hold the key");
+    let running = hold_key(&app, "found-hufflepuff").await;
     running
         .execute(
             "insert into wizreg.house (tenant_id, id, name) values ($1, gen_random_uuid(), 'Hufflepuff')",
-            &[&school],
+            &[&app.hogwarts.id.as_uuid()],
         )
         .await
         .expect("the first request's house");
@@ -113,7 +76,7 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
     let duplicate = tokio::select! {
         reply = &mut request => reply,
         () = lock_waiter(&privileged) => {
-            running.commit().await.expect("the first request commits");
+            running.batch_execute("commit").await.expect("the first request commits");
             request.await
         }
     };
@@ -123,6 +86,21 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
     );
     assert_eq!(count(&app, "house").await, 1);
     assert_eq!(count(&app, "idempotency_key").await, 0);
+}
+
+/// A runtime-role transaction holding `key` for hogwarts, the way a running request does.
+async fn hold_key(app: &TestApp, key: &str) -> tokio_postgres::Client {
+    let school = app.hogwarts.id.as_uuid();
+    let running = app.runtime_connection().await;
+    begin_as_tenant(&running, school).await;
+    running
+        .query_one(
+            "select pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2, 0))",
+            &[&school, &key],
+        )
+        .await
+        .expect("hold the key");
+    running
 }
 
 /// Returns once a session of this test's database waits on a lock.
@@ -141,16 +119,25 @@ async fn lock_waiter(client: &tokio_postgres::Client) {
 }
 
 #[tokio::test]
-async fn the_same_key_with_another_body_is_422_and_keys_belong_to_one_school() {
+async fn a_house_replay_gets_the_first_house_another_body_is_422_and_keys_belong_to_one_school() {
     let app = TestApp::new().await;
     let key = ("idempotency-key", "house-1");
-    let first = app
-        .post("/houses", json!({"name": "Gryffindor"}))
-        .tenant("hogwarts")
-        .header(key.0, key.1)
-        .send()
-        .await;
+    let send = || {
+        app.post("/houses", json!({"name": "Gryffindor"}))
+            .tenant("hogwarts")
+            .header(key.0, key.1)
+            .send()
+    };
+    let first = send().await;
     assert_eq!(first.status, StatusCode::CREATED);
+    // The replay's own insert fails on the taken name; the stored answer, not that error, wins.
+    let replay = send().await;
+    assert_eq!(replay.status, StatusCode::CREATED);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        (&replay.body, replay.header("location")),
+        (&first.body, first.header("location"))
+    );
     let other_body = app
         .post("/houses", json!({"name": "Slytherin"}))
         .tenant("hogwarts")
@@ -261,21 +248,7 @@ async fn concurrent_requests_with_one_key_create_one_record() {
 #[tokio::test]
 async fn a_request_holding_the_key_makes_a_duplicate_409_at_once() {
     let app = TestApp::new().await;
-    let school = app.hogwarts.id.as_uuid();
-    // A transaction of the runtime role holds the key the way a running request does.
-    let mut runtime = app.runtime_connection().await;
-    let running = runtime.transaction().await.expect("begin");
-    running
-        .execute("select wizreg.enter_tenant($1)", &[&school])
-        .await
-        .expect("enter");
-    running
-        .query_one(
-            "select pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2, 0))",
-            &[&school, &"enrol-luna"],
-        )
-        .await
-        .expect("hold the key");
+    let running = hold_key(&app, "enrol-luna").await;
     let duplicate = app
         .post("/students", json!({"name": "Luna"}))
         .tenant("hogwarts")
@@ -286,7 +259,7 @@ async fn a_request_holding_the_key_makes_a_duplicate_409_at_once() {
         (duplicate.status, duplicate.code()),
         (StatusCode::CONFLICT, "conflict")
     );
-    running.rollback().await.expect("end");
+    running.batch_execute("rollback").await.expect("end");
     let after = app
         .post("/students", json!({"name": "Luna"}))
         .tenant("hogwarts")

@@ -22,7 +22,26 @@ async fn probed_app() -> (TestApp, Probe) {
         config.pool_size = 1;
     })
     .await;
+    wait_until_listening(&app).await;
     (app, probe)
+}
+
+/// Waits for the tenant change listener's LISTEN to finish: it clears the tenant cache when it
+/// does, and a clear landing inside a counted request would add a tenant lookup to its count.
+async fn wait_until_listening(app: &TestApp) {
+    let privileged = app.privileged().await;
+    let listening = "select count(*) from pg_stat_activity
+                     where datname = current_database() and application_name = $1
+                       and state = 'idle' and query ilike 'listen %'";
+    while privileged
+        .query_one(listening, &[&wizreg::tenant_events::APPLICATION_NAME])
+        .await
+        .expect("the listener's session")
+        .get::<_, i64>(0)
+        == 0
+    {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Runs `request` and returns what crossed the wire meanwhile.
