@@ -2,6 +2,7 @@
 //! hold a connection by letting it wait on a row that a privileged connection has locked, which
 //! is how a slow request looks to the rest of the server.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -54,6 +55,17 @@ async fn lock_student_row(app: &TestApp, student: uuid::Uuid) -> Client {
     locker
 }
 
+/// Hogwarts renaming `student`: with the row locked, this request holds a pooled connection
+/// (and a concurrency slot) while it waits on the lock.
+fn rename_as_hogwarts(app: &TestApp, student: uuid::Uuid) -> impl Future<Output = Reply> + '_ {
+    app.patch(
+        &format!("/students/{student}"),
+        json!({"name": "Longbottom"}),
+    )
+    .tenant("hogwarts")
+    .send()
+}
+
 fn assert_retry_later(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!((reply.status, reply.code()), (status, code), "{reply:?}");
     assert!(reply.header("retry-after").is_some(), "{reply:?}");
@@ -76,13 +88,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after_and_early_rejections_tak
     let lock = lock_student_row(&app, student).await;
 
     // This request takes the pool's only connection and waits on the lock.
-    let holder = app
-        .patch(
-            &format!("/students/{student}"),
-            json!({"name": "Longbottom"}),
-        )
-        .tenant("hogwarts")
-        .send();
+    let holder = rename_as_hogwarts(&app, student);
     let checks = async {
         lock_waiters(&observer, 1).await;
         let starved = app.get("/students").tenant("castelobruxo").send().await;
@@ -147,13 +153,7 @@ async fn a_lock_wait_past_the_lock_timeout_is_cancelled_with_503() {
     let student = new_student(&app, "hogwarts").await;
     let lock = lock_student_row(&app, student).await;
 
-    let blocked = app
-        .patch(
-            &format!("/students/{student}"),
-            json!({"name": "Longbottom"}),
-        )
-        .tenant("hogwarts")
-        .send();
+    let blocked = rename_as_hogwarts(&app, student);
     // Without a lock timeout this would wait until the lock is released.
     let reply = tokio::time::timeout(Duration::from_secs(30), blocked)
         .await
@@ -188,13 +188,7 @@ async fn a_schools_statement_timeout_cancels_its_slow_statements_and_only_its_ow
         (StatusCode::OK, &json!(50))
     );
     let lock = lock_student_row(&app, student).await;
-    let slow = app
-        .patch(
-            &format!("/students/{student}"),
-            json!({"name": "Longbottom"}),
-        )
-        .tenant("hogwarts")
-        .send();
+    let slow = rename_as_hogwarts(&app, student);
     let reply = tokio::time::timeout(Duration::from_secs(30), slow)
         .await
         .expect("the statement timeout ended the wait");
@@ -262,13 +256,7 @@ async fn a_school_over_its_concurrency_cap_gets_429_while_other_schools_are_serv
     let student = new_student(&app, "hogwarts").await;
     let observer = app.privileged().await;
     let lock = lock_student_row(&app, student).await;
-    let holder = app
-        .patch(
-            &format!("/students/{student}"),
-            json!({"name": "Longbottom"}),
-        )
-        .tenant("hogwarts")
-        .send();
+    let holder = rename_as_hogwarts(&app, student);
     let checks = async {
         lock_waiters(&observer, 1).await;
         let capped = app.get("/students").tenant("hogwarts").send().await;
