@@ -158,14 +158,16 @@ fn take_messages(buffer: &mut Vec<u8>, startup_pending: &mut bool) -> Vec<Option
     kinds
 }
 
-async fn client_to_server(
+/// Copies `from` to `to` until either side closes, handing the kinds of the whole messages in
+/// each chunk to `inspect` before the chunk is forwarded (so the other side cannot act on a
+/// message before it was looked at).
+async fn relay(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
-    tally: Arc<Mutex<Tally>>,
-    outstanding: Arc<AtomicI64>,
+    mut startup_pending: bool,
+    mut inspect: impl FnMut(Vec<Option<u8>>),
 ) {
     let mut pending = Vec::new();
-    let mut startup_pending = true;
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut chunk).await {
@@ -173,7 +175,20 @@ async fn client_to_server(
             Ok(n) => n,
         };
         pending.extend_from_slice(&chunk[..n]);
-        let kinds = take_messages(&mut pending, &mut startup_pending);
+        inspect(take_messages(&mut pending, &mut startup_pending));
+        if to.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn client_to_server(
+    from: OwnedReadHalf,
+    to: OwnedWriteHalf,
+    tally: Arc<Mutex<Tally>>,
+    outstanding: Arc<AtomicI64>,
+) {
+    relay(from, to, true, |kinds| {
         // Counted before forwarding, so the server cannot answer before we looked.
         let requests = kinds
             .iter()
@@ -189,38 +204,19 @@ async fn client_to_server(
             }
         }
         outstanding.fetch_add(requests, Ordering::SeqCst);
-        if to.write_all(&chunk[..n]).await.is_err() {
-            return;
-        }
-    }
+    })
+    .await;
 }
 
-async fn server_to_client(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    outstanding: Arc<AtomicI64>,
-) {
-    let mut pending = Vec::new();
+async fn server_to_client(from: OwnedReadHalf, to: OwnedWriteHalf, outstanding: Arc<AtomicI64>) {
     // The server's first bytes may be an SSL answer ('N'), which has no length: we never
     // forward an SSLRequest answer specially because clients here connect without TLS.
-    let mut no_startup = false;
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        pending.extend_from_slice(&chunk[..n]);
-        let answered = take_messages(&mut pending, &mut no_startup)
-            .into_iter()
-            .filter(|k| *k == Some(b'Z'))
-            .count() as i64;
+    relay(from, to, false, |kinds| {
+        let answered = kinds.into_iter().filter(|k| *k == Some(b'Z')).count() as i64;
         // Settled before the client can see the answer, so its next request is judged right.
         outstanding.fetch_sub(answered, Ordering::SeqCst);
-        if to.write_all(&chunk[..n]).await.is_err() {
-            return;
-        }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]
