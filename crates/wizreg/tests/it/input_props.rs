@@ -10,7 +10,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Map, Value};
 
-use crate::harness::TestApp;
+use crate::harness::{Call, TestApp};
 
 const CASES: usize = 60;
 
@@ -109,6 +109,15 @@ fn tally(statuses: &mut BTreeMap<u16, usize>, what: &str, input: &str, reply: Ra
 
 type Raw = (StatusCode, axum::http::HeaderMap, Vec<u8>);
 
+/// The call as the platform administrator (admin routes) or as Hogwarts (tenant routes).
+fn signed(call: Call<'_>, admin: bool) -> Call<'_> {
+    if admin {
+        call.admin()
+    } else {
+        call.tenant("hogwarts")
+    }
+}
+
 #[tokio::test]
 async fn random_input_to_every_parser_gets_a_success_or_a_4xx() {
     let app = TestApp::new().await;
@@ -145,13 +154,8 @@ async fn random_input_to_every_parser_gets_a_success_or_a_4xx() {
     ];
     for (method, path, admin) in &body_routes {
         for body in samples(body()) {
-            let mut call = app.call(method.clone(), path).json(body.clone());
-            call = if *admin {
-                call.admin()
-            } else {
-                call.tenant("hogwarts")
-            };
-            let reply = call.send_raw().await;
+            let call = app.call(method.clone(), path).json(body.clone());
+            let reply = signed(call, *admin).send_raw().await;
             tally(
                 &mut statuses,
                 &format!("{method} {path}"),
@@ -188,12 +192,7 @@ async fn random_input_to_every_parser_gets_a_success_or_a_4xx() {
         for method in [Method::GET, Method::DELETE] {
             for route in ["/students", "/houses", "/admin/tenants"] {
                 let call = app.call(method.clone(), &format!("{route}/{segment}"));
-                let call = if route.starts_with("/admin") {
-                    call.admin()
-                } else {
-                    call.tenant("hogwarts")
-                };
-                let reply = call.send_raw().await;
+                let reply = signed(call, route.starts_with("/admin")).send_raw().await;
                 tally(
                     &mut statuses,
                     &format!("{method} {route}/…"),
