@@ -7,11 +7,19 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use wizreg::config::AuthMode;
 
-use crate::harness::{TestApp, KEY_SECRET};
+use crate::harness::{Reply, TestApp, KEY_SECRET};
 
 /// An app that takes API keys only.
 pub async fn api_key_app() -> TestApp {
     TestApp::with_config(|c| c.auth = AuthMode::ApiKey).await
+}
+
+/// Revokes Hogwarts' key `id` as the platform administrator.
+pub async fn revoke_hogwarts_key(app: &TestApp, id: &str) -> Reply {
+    app.delete(&format!("/admin/tenants/hogwarts/api-keys/{id}"))
+        .admin()
+        .send()
+        .await
 }
 
 /// Issues a key for `tenant` (slug or UUID) through the admin API: `(key id, key)`.
@@ -146,11 +154,7 @@ async fn a_revoked_key_is_refused_at_once() {
         .await;
     assert_eq!(works.status, StatusCode::OK, "and is now cached");
 
-    let revoked = app
-        .delete(&format!("/admin/tenants/hogwarts/api-keys/{id}"))
-        .admin()
-        .send()
-        .await;
+    let revoked = revoke_hogwarts_key(&app, &id).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     let refused = app
         .get("/students")
@@ -167,11 +171,7 @@ async fn a_revoked_key_is_refused_at_once() {
         .send()
         .await;
     assert!(listed.body[0]["revoked_at"].is_string());
-    let again = app
-        .delete(&format!("/admin/tenants/hogwarts/api-keys/{id}"))
-        .admin()
-        .send()
-        .await;
+    let again = revoke_hogwarts_key(&app, &id).await;
     assert_eq!(
         again.status,
         StatusCode::NO_CONTENT,

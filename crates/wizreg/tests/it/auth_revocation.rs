@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use wizreg::config::AuthMode;
 
-use crate::auth_api_keys::{bearer, issue_key};
+use crate::auth_api_keys::{bearer, issue_key, revoke_hogwarts_key};
 use crate::harness::TestApp;
 
 #[tokio::test]
@@ -27,11 +27,7 @@ async fn a_key_revoked_on_one_server_is_refused_by_the_other_promptly() {
     };
     assert_eq!(on_other().await.status, StatusCode::OK, "cached there now");
 
-    let revoked = app
-        .delete(&format!("/admin/tenants/hogwarts/api-keys/{id}"))
-        .admin()
-        .send()
-        .await;
+    let revoked = revoke_hogwarts_key(&app, &id).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     let mut last = StatusCode::OK;
     for _ in 0..200 {
