@@ -57,13 +57,21 @@ async fn an_audit_of_a_schema_without_tenant_tables_is_not_clean() {
     assert!(report.has(FindingKind::NoTenantTables));
 }
 
-async fn run_binary(database_url: &str, admin_url: &str) -> (i32, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
-        .arg("audit")
+/// The real binary with no environment but `PATH` and the two database URLs, so nothing from
+/// the test's own environment changes what it does.
+fn wizreg_on(database_url: &str, admin_url: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wizreg"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
-        .env("WIZREG_ADMIN_DATABASE_URL", admin_url)
+        .env("WIZREG_ADMIN_DATABASE_URL", admin_url);
+    command
+}
+
+async fn run_binary(database_url: &str, admin_url: &str) -> (i32, String, String) {
+    let output = wizreg_on(database_url, admin_url)
+        .arg("audit")
         .output()
         .await
         .expect("run wizreg audit");
@@ -99,12 +107,8 @@ async fn the_audit_command_exits_0_when_safe_1_with_findings_and_2_when_it_canno
     assert!(lines[0].contains("fix: alter table wizreg.house force row level security"));
 
     // `serve` runs the same audit at start and refuses to serve, listing the finding.
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wizreg"))
+    let mut serve = wizreg_on(&runtime, &admin)
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &runtime)
-        .env("WIZREG_ADMIN_DATABASE_URL", &admin)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
