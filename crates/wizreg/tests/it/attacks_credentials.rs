@@ -1,5 +1,5 @@
 //! The attack suite, part 3: injection strings and other schools' ids in credentials (the JWT
-//! tenant claim and API keys), refused before any SQL (see `attacks_input.rs` for how that is
+//! tenant claim and API keys), refused before any SQL (see `attacks_input/` for how that is
 //! proved) and never answered with another school's data.
 
 use axum::http::{Method, StatusCode};

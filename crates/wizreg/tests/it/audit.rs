@@ -1,5 +1,5 @@
 //! `wizreg audit` on a clean database and through the real binary (exit codes 0, 1 and 2).
-//! Each kind of misconfiguration has its own test in `audit_findings.rs`.
+//! Each kind of misconfiguration has its own test in `audit_findings/`.
 
 use tenancy::audit::{AuditReport, FindingKind};
 use tenancy::embedded;
