@@ -200,7 +200,7 @@ async fn a_schools_statement_timeout_cancels_its_slow_statements_and_only_its_ow
     let timeout_in = |school: uuid::Uuid| {
         let runtime = &runtime;
         async move {
-            begin_as_tenant(&runtime, school).await;
+            begin_as_tenant(runtime, school).await;
             let row = runtime
                 .query_one("show statement_timeout", &[])
                 .await
