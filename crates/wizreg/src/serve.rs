@@ -191,13 +191,26 @@ fn admin_token(config: &Config, database: &Database) -> Result<Option<Secret>, S
     if !database.is_embedded() {
         return Ok(None);
     }
-    let path = config.data_dir.join("admin-token");
+    load_or_create_admin_token(&config.data_dir.join("admin-token")).map(Some)
+}
+
+/// Reads the admin token file, or creates it. A file too short to be a token (an empty one left
+/// by a crash between creating and writing it, or read by a second process in that moment) is
+/// refused: an empty token would match a request that presents none.
+fn load_or_create_admin_token(path: &std::path::Path) -> Result<Secret, StartupError> {
     let io = |e: std::io::Error| {
         StartupError::Config(format!("admin token file {}: {e}", path.display()))
     };
-    if let Ok(existing) = std::fs::read_to_string(&path) {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let token = existing.trim();
+        if token.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err(StartupError::Config(format!(
+                "admin token file {} holds no usable token; delete it to generate a new one",
+                path.display()
+            )));
+        }
         tracing::info!(file = %path.display(), "admin token loaded");
-        return Ok(Some(Secret::new(existing.trim())));
+        return Ok(Secret::new(token));
     }
     let token = format!("wzadm_{}", hex::encode(rand::random::<[u8; 32]>()));
     use std::io::Write;
@@ -206,7 +219,7 @@ fn admin_token(config: &Config, database: &Database) -> Result<Option<Secret>, S
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .map_err(io)?;
     file.write_all(token.as_bytes()).map_err(io)?;
     // Printed once, on the terminal, not through the log.
@@ -214,5 +227,39 @@ fn admin_token(config: &Config, database: &Database) -> Result<Option<Secret>, S
         "wizreg: generated admin token (kept in {}): {token}",
         path.display()
     );
-    Ok(Some(Secret::new(&token)))
+    Ok(Secret::new(&token))
+}
+
+/// The shortest admin token accepted, as for a configured secret (`Secret::from_str`).
+const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_short_admin_token_file_is_refused_not_used() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("admin-token");
+        for content in ["", "  \n", "short"] {
+            std::fs::write(&path, content).expect("written");
+            assert!(
+                load_or_create_admin_token(&path).is_err(),
+                "{content:?} must not become the admin token"
+            );
+        }
+    }
+
+    #[test]
+    fn a_generated_admin_token_is_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("admin-token");
+        let created = load_or_create_admin_token(&path).expect("created");
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = load_or_create_admin_token(&path).expect("read back");
+        assert_eq!(created.expose(), again.expose());
+        assert!(created.expose().starts_with("wzadm_"));
+    }
 }
