@@ -19,6 +19,7 @@ mod auth_key_routes;
 mod auth_revocation;
 mod bad_input;
 mod concurrency;
+mod contract_http;
 mod db_outage;
 mod export_import;
 mod export_import_props;

@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -34,10 +35,11 @@ impl FromRequestParts<AppState> for PlatformAdmin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        // Constant time: how much of a guess matched must not show in the response time.
-        if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+            .and_then(|v| v.trim().split_once(' '))
+            // The scheme name is case-insensitive (RFC 9110), as for tenant credentials.
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
+        if tokens_match(presented, expected.expose()) {
             Ok(Self(state.platform.clone()))
         } else {
             Err(ApiError::new(
@@ -47,6 +49,15 @@ impl FromRequestParts<AppState> for PlatformAdmin {
             ))
         }
     }
+}
+
+/// Whether `presented` is the admin token. Both sides are hashed first, so the comparison runs
+/// over equal lengths in constant time: the response time shows neither how much of a guess
+/// matched nor how long the token is (a plain slice comparison returns early on a length
+/// difference).
+fn tokens_match(presented: &str, expected: &str) -> bool {
+    let digest = |text: &str| -> [u8; 32] { Sha256::digest(text.as_bytes()).into() };
+    bool::from(digest(presented).ct_eq(&digest(expected)))
 }
 
 /// The admin routes.
@@ -72,4 +83,23 @@ pub fn routes() -> Router<AppState> {
             "/admin/tenants/{tenant}/api-keys/{key_id}",
             axum::routing::delete(api_keys::revoke),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_match;
+
+    #[test]
+    fn only_the_exact_admin_token_matches_whatever_its_length() {
+        let token = "test-admin-token-0123456789";
+        assert!(tokens_match(token, token));
+        for guess in [
+            "",
+            "t",
+            "test-admin-token-012345678",
+            "test-admin-token-01234567890",
+        ] {
+            assert!(!tokens_match(guess, token), "{guess}");
+        }
+    }
 }
