@@ -16,6 +16,7 @@ mod transfer;
 use self::transfer::{export_to, import_from};
 use crate::config::Config;
 use crate::database::{Database, Role};
+use crate::domain::input::name_rule;
 use crate::error::StartupError;
 use crate::offboard::{self, Offboarded};
 use crate::registry::{TenantRecord, TenantStatus};
@@ -90,7 +91,9 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
     match command {
         TenantCommand::Create { slug, name } => {
             let slug = parse_slug(&slug)?;
-            let name = name.unwrap_or_else(|| slug.to_string());
+            // The same rule as the admin API, so the shell cannot store a name the API refuses.
+            let name = name_rule(name.as_deref().unwrap_or(slug.as_str()))
+                .map_err(|reason| failed(format!("the name {reason}")))?;
             let tenant = tenants::create(&platform, &slug, &name)
                 .await
                 .map_err(|e| match e.kind() {

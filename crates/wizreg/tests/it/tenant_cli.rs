@@ -259,3 +259,25 @@ async fn delete_on_a_terminal_asks_for_the_slug_and_goes_ahead_only_when_it_is_t
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn create_from_the_shell_refuses_a_name_the_api_would_refuse_and_stores_nothing() {
+    let app = TestApp::new().await;
+
+    let refused = wizreg(&app, &["tenant", "create", "durmstrang", "--name", "   "]).await;
+
+    assert_fails_with(&refused, "the name must not be empty");
+    let missing = app.get("/admin/tenants/durmstrang").admin().send().await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let created = wizreg(
+        &app,
+        &["tenant", "create", "durmstrang", "--name", " Durmstrang "],
+    )
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let stored = app.get("/admin/tenants/durmstrang").admin().send().await;
+    assert_eq!(
+        stored.body["name"], "Durmstrang",
+        "trimmed like the API does"
+    );
+}
