@@ -1,7 +1,7 @@
 //! Houses: groups of students within one school. Names are unique per school only.
 
 use serde::Serialize;
-use tenancy::{DbError, Query};
+use tenancy::{DbError, DbErrorKind, Query};
 use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -76,7 +76,9 @@ pub fn insert(name: HouseName) -> Query<House> {
     ))
     .bind(Uuid::now_v7(), Type::UUID)
     .bind(name.0, Type::TEXT)
-    .map(|rows| one(rows).map(|h| h.expect("insert returns its row")))
+    // `insert … returning` gives back the row it wrote; no row would be the database's fault
+    // (a trigger skipping the insert), an error rather than a panic.
+    .map(|rows| one(rows)?.ok_or_else(|| DbError::of_kind(DbErrorKind::Other)))
 }
 
 pub fn get(id: Uuid) -> Query<Option<House>> {

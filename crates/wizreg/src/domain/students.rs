@@ -2,7 +2,7 @@
 //! transaction) on top of the RLS policy.
 
 use serde::Serialize;
-use tenancy::{DbError, Query};
+use tenancy::{DbError, DbErrorKind, Query};
 use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -138,7 +138,9 @@ pub fn insert(new: NewStudent) -> Query<Student> {
     .bind(new.name, Type::TEXT)
     .bind(new.email, Type::TEXT)
     .bind(new.house_id, Type::UUID)
-    .map(|rows| one(rows).map(|s| s.expect("insert returns its row")))
+    // `insert … returning` gives back the row it wrote; no row would be the database's fault
+    // (a trigger skipping the insert), an error rather than a panic.
+    .map(|rows| one(rows)?.ok_or_else(|| DbError::of_kind(DbErrorKind::Other)))
 }
 
 pub fn get(id: Uuid) -> Query<Option<Student>> {
