@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{
     Http, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::{Content, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, error, houses, metrics, ops, students};
@@ -113,7 +115,33 @@ impl Modify for SecuritySchemes {
             .flatten()
             {
                 operation.security = Some(tenant_security.clone());
+                add_tenant_refusals(operation);
             }
         }
+    }
+}
+
+/// The answers every tenant route may give before its handler runs, declared once here rather
+/// than in each annotation: a missing or bad credential, a credential naming another school
+/// than `X-Tenant`/Host or a suspended school, and a body over the size limit.
+fn add_tenant_refusals(operation: &mut Operation) {
+    let error = || Content::new(Some(Ref::from_schema_name("ErrorBody")));
+    let mut refusals = vec![
+        ("401", "unauthorized: this server needs a valid credential"),
+        ("403", "tenant_mismatch or tenant_suspended"),
+    ];
+    if operation.request_body.is_some() {
+        refusals.push(("413", "payload_too_large"));
+    }
+    for (status, description) in refusals {
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content("application/json", error())
+            .build();
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert(response.into());
     }
 }

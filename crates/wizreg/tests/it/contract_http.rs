@@ -35,3 +35,34 @@ async fn the_admin_token_is_accepted_with_any_case_of_the_bearer_scheme_and_noth
         );
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_the_refusals_every_tenant_route_can_give() {
+    let app = TestApp::new().await;
+    let doc = app.get("/openapi.json").send().await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    let tenant_paths = paths
+        .iter()
+        .filter(|(path, _)| path.starts_with("/students") || path.starts_with("/houses"));
+    let mut checked = 0;
+    for (path, item) in tenant_paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = &operation["responses"];
+            for status in ["401", "403"] {
+                assert_eq!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+            let takes_body = operation.get("requestBody").is_some();
+            assert_eq!(
+                responses.get("413").is_some(),
+                takes_body,
+                "{method} {path} 413"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10, "five operations on students, five on houses");
+}
