@@ -99,6 +99,7 @@ async fn without_a_key_secret_keys_are_disabled_and_api_key_mode_refuses_to_star
         (reply.status, reply.code()),
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     );
+    assert!(reply.header("retry-after").is_some(), "{reply:?}");
 
     let mut config = app.config.clone();
     config.auth = AuthMode::ApiKey;

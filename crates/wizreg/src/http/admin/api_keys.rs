@@ -35,12 +35,9 @@ pub struct IssuedApiKey {
 }
 
 fn key_manager(state: &AppState) -> Result<&ApiKeys, ApiError> {
+    // Through `unavailable` so the 503 carries `Retry-After`, as every 503 of the contract does.
     state.auth.api_keys().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "API keys are disabled on this server: set WIZREG_KEY_SECRET",
-        )
+        ApiError::unavailable("API keys are disabled on this server: set WIZREG_KEY_SECRET")
     })
 }
 
