@@ -84,7 +84,7 @@ pub enum TenantRef {
 impl FromStr for TenantRef {
     type Err = SlugError;
 
-    /// A UUID in any of its usual spellings, else a slug.
+    /// A hyphenated UUID (any case), else a slug.
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         // Only the hyphenated 36-character form counts as an id: a 32-hex-digit string is also a
         // valid slug, and must keep meaning the slug.
