@@ -41,11 +41,14 @@ pub async fn run(admin: &mut Client, runtime_user: &str) -> Result<usize, Startu
         .await
         .map_err(fail("lock"))?;
     let result = apply(admin, runtime_user).await;
-    admin
+    let unlocked = admin
         .execute("select pg_advisory_unlock(hashtext('wizreg.migrate'))", &[])
-        .await
-        .map_err(fail("unlock"))?;
-    result
+        .await;
+    // A failed migration's own error comes first: after a lost connection the unlock fails
+    // too, and its error would hide the one that says what went wrong.
+    let applied = result?;
+    unlocked.map_err(fail("unlock"))?;
+    Ok(applied)
 }
 
 async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
