@@ -59,10 +59,11 @@ impl TenantRecord {
             slug: Slug::parse(&slug)
                 .map_err(|_| DbError::of_kind(tenancy::DbErrorKind::InvalidData))?,
             name: row.get(2),
-            status: if status == "suspended" {
-                TenantStatus::Suspended
-            } else {
-                TenantStatus::Active
+            // An unknown status is refused rather than served as active: fail closed.
+            status: match status.as_str() {
+                "active" => TenantStatus::Active,
+                "suspended" => TenantStatus::Suspended,
+                _ => return Err(DbError::of_kind(tenancy::DbErrorKind::InvalidData)),
             },
             created_at: row.get(4),
             // By name, and absent from queries that do not select it (the request path's
