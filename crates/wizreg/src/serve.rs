@@ -45,7 +45,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
         let platform = database.connect(Role::Platform).await?;
         if tenants::seed_demo_if_empty(&platform)
             .await
-            .map_err(|e| StartupError::Config(e.to_string()))?
+            .map_err(|e| StartupError::Failed(format!("could not create the demo schools ({e})")))?
         {
             tracing::info!("created the demo schools hogwarts and castelobruxo");
         }
