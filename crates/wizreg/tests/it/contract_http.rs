@@ -1,7 +1,7 @@
 //! Details of the HTTP contract that no feature test owns: how the admin token is presented,
 //! which answers the OpenAPI document declares, and the optional trailing slash.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 use crate::harness::{TestApp, ADMIN_TOKEN};
 
@@ -65,4 +65,32 @@ async fn the_openapi_document_declares_the_refusals_every_tenant_route_can_give(
         }
     }
     assert_eq!(checked, 10, "five operations on students, five on houses");
+}
+
+#[tokio::test]
+async fn admin_routes_take_an_optional_trailing_slash_like_the_tenant_routes() {
+    let app = TestApp::new().await;
+    for path in [
+        "/admin/tenants/",
+        "/admin/tenants/hogwarts/",
+        "/admin/tenants/hogwarts/api-keys/",
+    ] {
+        let reply = app.get(path).admin().send().await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+    let created = app
+        .call(Method::POST, "/admin/tenants/hogwarts/api-keys/")
+        .admin()
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let revoked = app
+        .delete(&format!(
+            "/admin/tenants/hogwarts/api-keys/{}/",
+            created.id()
+        ))
+        .admin()
+        .send()
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
 }

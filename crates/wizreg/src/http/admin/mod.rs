@@ -7,7 +7,7 @@ pub mod tenants;
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, StatusCode};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -60,29 +60,33 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
     bool::from(digest(presented).ct_eq(&digest(expected)))
 }
 
-/// The admin routes.
+/// The admin routes, each also with a trailing slash (as the tenant routes).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/tenants", get(tenants::list).post(tenants::create))
-        .route(
+    [
+        ("/admin/tenants", get(tenants::list).post(tenants::create)),
+        (
             "/admin/tenants/{tenant}",
             get(tenants::get)
                 .patch(tenants::update)
                 .delete(tenants::delete),
-        )
-        .route("/admin/tenants/{tenant}/export", get(portability::export))
-        .route(
-            "/admin/tenants/{tenant}/import",
-            axum::routing::post(portability::import),
-        )
-        .route(
+        ),
+        ("/admin/tenants/{tenant}/export", get(portability::export)),
+        ("/admin/tenants/{tenant}/import", post(portability::import)),
+        (
             "/admin/tenants/{tenant}/api-keys",
             get(api_keys::list).post(api_keys::create),
-        )
-        .route(
+        ),
+        (
             "/admin/tenants/{tenant}/api-keys/{key_id}",
-            axum::routing::delete(api_keys::revoke),
-        )
+            delete(api_keys::revoke),
+        ),
+    ]
+    .into_iter()
+    .fold(Router::new(), |router, (path, methods)| {
+        router
+            .route(&format!("{path}/"), methods.clone())
+            .route(path, methods)
+    })
 }
 
 #[cfg(test)]
