@@ -108,7 +108,12 @@ impl Limits {
                 ));
             }
         }
-        let max = self.settings.max_concurrency.max(1);
+        // `Semaphore::new` panics above MAX_PERMITS; a huge WIZREG_TENANT_MAX_CONCURRENCY means
+        // "no cap", not a panic on every request.
+        let max = self
+            .settings
+            .max_concurrency
+            .clamp(1, Semaphore::MAX_PERMITS);
         let semaphore = self
             .slots
             .get_with(tenant, async { Arc::new(Semaphore::new(max)) })
@@ -190,4 +195,23 @@ pub async fn reject_oversized_headers(
         .into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_concurrency_cap_beyond_what_a_semaphore_holds_means_no_cap_rather_than_a_panic() {
+        let limits = Limits::new(LimitSettings {
+            rate_per_sec: None,
+            burst: NonZeroU32::MIN,
+            max_concurrency: usize::MAX,
+            queue_wait: Duration::ZERO,
+        });
+        let tenant = TenantId::new_v7();
+        let first = limits.admit(tenant).await.expect("admitted");
+        let second = limits.admit(tenant).await.expect("admitted");
+        drop((first, second));
+    }
 }
