@@ -101,7 +101,8 @@ impl Modify for SecuritySchemes {
             SecurityRequirement::default(),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !(path.starts_with("/students") || path.starts_with("/houses")) {
+            let is_tenant_route = path.starts_with("/students") || path.starts_with("/houses");
+            if !is_tenant_route && !path.starts_with("/admin") {
                 continue;
             }
             for operation in [
@@ -114,26 +115,37 @@ impl Modify for SecuritySchemes {
             .into_iter()
             .flatten()
             {
-                operation.security = Some(tenant_security.clone());
-                add_tenant_refusals(operation);
+                if is_tenant_route {
+                    operation.security = Some(tenant_security.clone());
+                    add_refusals(operation, TENANT_REFUSALS);
+                } else {
+                    add_refusals(operation, ADMIN_REFUSALS);
+                }
             }
         }
     }
 }
 
-/// The answers every tenant route may give before its handler runs, declared once here rather
-/// than in each annotation: a missing or bad credential, a credential naming another school
-/// than `X-Tenant`/Host or a suspended school, and a body over the size limit.
-fn add_tenant_refusals(operation: &mut Operation) {
+/// What every tenant route may answer before its handler runs: a missing or bad credential,
+/// or a credential naming another school than `X-Tenant`/Host, or a suspended school.
+const TENANT_REFUSALS: &[(&str, &str)] = &[
+    ("401", "unauthorized: this server needs a valid credential"),
+    ("403", "tenant_mismatch or tenant_suspended"),
+];
+
+/// What every admin route may answer whatever it does: the platform database unreachable.
+const ADMIN_REFUSALS: &[(&str, &str)] = &[("503", "unavailable: the database is unreachable")];
+
+/// Adds `refusals` (and `413 payload_too_large` when the route takes a body) to an operation,
+/// declared once here rather than in each annotation; statuses an annotation already
+/// describes are kept.
+fn add_refusals(operation: &mut Operation, refusals: &[(&str, &str)]) {
     let error = || Content::new(Some(Ref::from_schema_name("ErrorBody")));
-    let mut refusals = vec![
-        ("401", "unauthorized: this server needs a valid credential"),
-        ("403", "tenant_mismatch or tenant_suspended"),
-    ];
-    if operation.request_body.is_some() {
-        refusals.push(("413", "payload_too_large"));
-    }
-    for (status, description) in refusals {
+    let too_large = operation
+        .request_body
+        .is_some()
+        .then_some(("413", "payload_too_large"));
+    for &(status, description) in refusals.iter().chain(too_large.iter()) {
         let response = ResponseBuilder::new()
             .description(description)
             .content("application/json", error())

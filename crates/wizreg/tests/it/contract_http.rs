@@ -94,3 +94,27 @@ async fn admin_routes_take_an_optional_trailing_slash_like_the_tenant_routes() {
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_that_any_admin_route_can_be_unavailable() {
+    let app = TestApp::new().await;
+    let doc = app.get("/openapi.json").send().await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut checked = 0;
+    for (path, item) in paths.iter().filter(|(path, _)| path.starts_with("/admin")) {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = &operation["responses"];
+            assert!(responses["503"].is_object(), "{method} {path}");
+            if operation.get("requestBody").is_some() {
+                assert!(responses["413"].is_object(), "{method} {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10);
+    let patch = &doc["paths"]["/admin/tenants/{tenant}"]["patch"]["responses"];
+    assert!(
+        patch["409"].is_object(),
+        "a school being deleted cannot be changed"
+    );
+}

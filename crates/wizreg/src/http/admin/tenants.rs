@@ -115,7 +115,8 @@ pub async fn get(
     security(("admin_token" = [])),
     params(("tenant" = String, Path, description = "Tenant UUID or slug")),
     responses((status = 200, body = TenantRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, description = "The school is being deleted", body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,
