@@ -88,7 +88,9 @@ impl EmbeddedPostgres {
         fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
         let data_dir =
             fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
-        if account.is_some() && !reachable_by_others(&data_dir.join("pgdata")) {
+        // The directories above the data dir must let the server account through; the data dir
+        // itself is made passable just below (it may have been created 0700, under umask 077).
+        if account.is_some() && !reachable_by_others(&data_dir) {
             return Err(EmbeddedError::Unreachable(data_dir));
         }
         if account.is_some() {

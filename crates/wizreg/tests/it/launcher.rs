@@ -69,6 +69,25 @@ async fn the_embedded_server_starts_keeps_its_data_and_stops_without_orphans() {
     assert_eq!(processes_using(dir.path()), 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_directory_created_private_is_opened_to_the_server_account_not_refused() {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = scratch_dir("wizreg-private-");
+    let options = own_cluster_options(dir.path());
+    // As `mkdir -m 700`, or any directory made under umask 077.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&options.data_dir)
+        .expect("data dir");
+
+    let cluster = tokio::task::block_in_place(|| EmbeddedPostgres::start(&options))
+        .expect("a private data dir is made passable for the server account");
+
+    assert_eq!(query_one_i64(&cluster, "select 1::int8").await, 1);
+    tokio::task::block_in_place(|| drop(cluster));
+    assert_eq!(processes_using(dir.path()), 0);
+}
+
 #[test]
 fn missing_binaries_give_one_clear_error_naming_the_package_and_the_alternative() {
     let dir = scratch_dir("wizreg-nobin-");
