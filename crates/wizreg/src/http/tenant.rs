@@ -3,7 +3,8 @@
 //! Resolution happens once per request, in authority order: credential (API key or JWT,
 //! verified by [`crate::auth`]), then `X-Tenant`, then the Host subdomain. With a credential,
 //! `X-Tenant` and Host may only name the same school (else `403 tenant_mismatch`). Malformed
-//! references are refused here, before any SQL.
+//! references are refused here, before any SQL of their own (the credential, checked first,
+//! may already have cost an API key lookup).
 
 use std::sync::Arc;
 
