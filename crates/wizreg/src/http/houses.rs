@@ -17,7 +17,7 @@ use crate::domain::houses::{self, House, HouseInput, HouseName};
 #[utoipa::path(post, path = "/houses", tag = "houses", request_body = HouseInput,
     params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and body gets the first answer (1 to 255 visible ASCII characters)")),
-    responses((status = 201, body = House), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 201, body = House, headers(("Location" = String, description = "The new house: /houses/{id}"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create(
@@ -38,7 +38,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/houses", tag = "houses",
     params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<Uuid>, Query)),
-    responses((status = 200, body = [House]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = [House], headers(("Link" = String, description = "`<…>; rel=\"next\"` when there are more"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     tenant: Tenant,

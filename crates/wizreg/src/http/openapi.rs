@@ -1,10 +1,12 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{
     Http, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{Content, Ref, ResponseBuilder};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, error, houses, metrics, ops, students};
@@ -102,9 +104,7 @@ impl Modify for SecuritySchemes {
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let is_tenant_route = path.starts_with("/students") || path.starts_with("/houses");
-            if !is_tenant_route && !path.starts_with("/admin") {
-                continue;
-            }
+            let is_admin_route = path.starts_with("/admin");
             for operation in [
                 &mut item.get,
                 &mut item.post,
@@ -118,9 +118,10 @@ impl Modify for SecuritySchemes {
                 if is_tenant_route {
                     operation.security = Some(tenant_security.clone());
                     add_refusals(operation, TENANT_REFUSALS);
-                } else {
+                } else if is_admin_route {
                     add_refusals(operation, ADMIN_REFUSALS);
                 }
+                add_retry_after(operation);
             }
         }
     }
@@ -155,5 +156,19 @@ fn add_refusals(operation: &mut Operation, refusals: &[(&str, &str)]) {
             .responses
             .entry(status.to_owned())
             .or_insert(response.into());
+    }
+}
+
+/// Every `429` and `503` carries `Retry-After` (whole seconds); the annotations declare the
+/// statuses, this declares the header once for all of them.
+fn add_retry_after(operation: &mut Operation) {
+    for status in ["429", "503"] {
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+            let header = HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("Seconds to wait before retrying"))
+                .build();
+            response.headers.insert("Retry-After".to_owned(), header);
+        }
     }
 }

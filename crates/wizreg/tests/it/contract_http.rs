@@ -118,3 +118,36 @@ async fn the_openapi_document_declares_that_any_admin_route_can_be_unavailable()
         "a school being deleted cannot be changed"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_location_link_and_retry_after() {
+    let app = TestApp::new().await;
+    let doc = app.get("/openapi.json").send().await.body;
+    for (path, header) in [
+        ("/students", "Location"),
+        ("/houses", "Location"),
+        ("/admin/tenants", "Location"),
+    ] {
+        let created = &doc["paths"][path]["post"]["responses"]["201"];
+        assert!(created["headers"][header].is_object(), "{path}: {created}");
+    }
+    for path in ["/students", "/houses"] {
+        let listed = &doc["paths"][path]["get"]["responses"]["200"];
+        assert!(listed["headers"]["Link"].is_object(), "{path}: {listed}");
+    }
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for status in ["429", "503"] {
+                if let Some(response) = operation["responses"].get(status) {
+                    assert!(
+                        response["headers"]["Retry-After"].is_object(),
+                        "{method} {path} {status}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "{checked} answers with Retry-After");
+}

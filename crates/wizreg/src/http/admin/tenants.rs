@@ -46,7 +46,7 @@ fn slug_rule(raw: &str) -> Result<String, String> {
 
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantInput,
     security(("admin_token" = [])),
-    responses((status = 201, body = TenantRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = TenantRecord, headers(("Location" = String, description = "The new school: /admin/tenants/{id}"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, description = "The slug (or the id) is taken", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
