@@ -139,12 +139,6 @@ impl ApiError {
         err.cause = Some(cause);
         err
     }
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
 }
 
 impl From<FieldErrors> for ApiError {
