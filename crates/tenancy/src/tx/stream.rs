@@ -20,6 +20,7 @@ impl TenantTx {
         &mut self,
         query: Query<Vec<Row>>,
     ) -> Result<impl Stream<Item = Result<Row, DbError>> + '_, DbError> {
+        self.statements += 1;
         let conn = self.conn.as_mut().ok_or_else(DbError::unavailable)?;
         let mut types = vec![Type::UUID];
         types.extend(query.params.iter().map(|(_, t)| t.clone()));
@@ -47,6 +48,10 @@ impl TenantTx {
                 .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
         );
         let rows = conn.query_raw(query.sql, params).await?;
-        Ok(rows.map_err(DbError::from))
+        // A row that fails to arrive fails the transaction, for its `tenant_tx` span.
+        let failed = &mut self.failed;
+        Ok(rows
+            .map_err(DbError::from)
+            .inspect_err(move |_| *failed = true))
     }
 }
