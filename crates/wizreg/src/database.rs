@@ -126,10 +126,15 @@ impl Database {
     /// A URL for `psql`, for `wizreg db-url`.
     pub fn url(config: &Config, role: Role) -> Result<String, StartupError> {
         if let (Some(runtime), Some(admin)) = (&config.database_url, &config.admin_database_url) {
-            return Ok(if role == Role::App {
-                runtime.clone()
-            } else {
-                admin.clone()
+            return Ok(match role {
+                Role::App => runtime.clone(),
+                Role::Admin => admin.clone(),
+                // The same switch `config(Role::Platform)` makes, so the URL is not a full
+                // admin session in disguise.
+                Role::Platform => {
+                    let separator = if admin.contains('?') { '&' } else { '?' };
+                    format!("{admin}{separator}options=-c%20role%3D{PLATFORM_ROLE}")
+                }
             });
         }
         let dir = std::path::absolute(&config.data_dir)

@@ -41,6 +41,11 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     let database = tokio::task::block_in_place(|| Database::open(&config))?;
     database.migrate().await?;
     crate::audit::refuse_unsafe(&database).await?;
+    if config.auth == crate::config::AuthMode::Open && !database.is_embedded() {
+        tracing::warn!(
+            "WIZREG_AUTH=open with an external database: any local caller can act as any school; set api-key or jwt outside development"
+        );
+    }
     if database.is_embedded() {
         let platform = database.connect(Role::Platform).await?;
         if tenants::seed_demo_if_empty(&platform)

@@ -71,7 +71,13 @@ pub struct Config {
     pub auth: AuthMode,
 
     /// Runtime connections in the pool.
-    #[arg(long, env = "WIZREG_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "WIZREG_POOL_SIZE",
+        default_value_t = 16,
+        global = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000)
+    )]
     pub pool_size: usize,
 
     /// Milliseconds a request waits for a pooled connection before a 503.
