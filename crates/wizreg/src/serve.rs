@@ -199,40 +199,22 @@ fn admin_token(config: &Config, database: &Database) -> Result<Option<Secret>, S
     load_or_create_admin_token(&config.data_dir.join("admin-token")).map(Some)
 }
 
-/// Reads the admin token file, or creates it. A file too short to be a token (an empty one left
-/// by a crash between creating and writing it, or read by a second process in that moment) is
-/// refused: an empty token would match a request that presents none.
+/// Reads the admin token file, or creates (and prints, once) a new one. A file too short to be
+/// a token is refused: an empty token would match a request that presents none.
 fn load_or_create_admin_token(path: &std::path::Path) -> Result<Secret, StartupError> {
-    let io = |e: std::io::Error| {
-        StartupError::Config(format!("admin token file {}: {e}", path.display()))
-    };
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let token = existing.trim();
-        if token.len() < MIN_ADMIN_TOKEN_LEN {
-            return Err(StartupError::Config(format!(
-                "admin token file {} holds no usable token; delete it to generate a new one",
-                path.display()
-            )));
-        }
+    let (token, created) = Secret::load_or_create(path, "wzadm_", MIN_ADMIN_TOKEN_LEN)
+        .map_err(|e| StartupError::Config(format!("admin token file {}: {e}", path.display())))?;
+    if created {
+        // Printed once, on the terminal, not through the log.
+        eprintln!(
+            "wizreg: generated admin token (kept in {}): {}",
+            path.display(),
+            token.expose()
+        );
+    } else {
         tracing::info!(file = %path.display(), "admin token loaded");
-        return Ok(Secret::new(token));
     }
-    let token = format!("wzadm_{}", hex::encode(rand::random::<[u8; 32]>()));
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(token.as_bytes()).map_err(io)?;
-    // Printed once, on the terminal, not through the log.
-    eprintln!(
-        "wizreg: generated admin token (kept in {}): {token}",
-        path.display()
-    );
-    Ok(Secret::new(&token))
+    Ok(token)
 }
 
 /// The shortest admin token accepted, as for a configured secret (`Secret::from_str`).

@@ -171,39 +171,8 @@ pub fn key_secret(config: &Config, database: &Database) -> Result<Option<Secret>
 }
 
 fn load_or_create_secret(path: &Path) -> std::io::Result<Secret> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let read = |path: &Path| -> std::io::Result<Secret> {
-        let text = std::fs::read_to_string(path)?;
-        if text.trim().len() < 32 {
-            return Err(std::io::Error::other(format!(
-                "{} is too short; delete it to generate a new one (existing API keys then stop working)",
-                path.display()
-            )));
-        }
-        Ok(Secret::new(text.trim()))
-    };
-    if path.exists() {
-        return read(path);
-    }
-    // Written aside, then linked into place: a concurrent reader never sees a partial file,
-    // and of two processes starting at once, the second adopts the first one's secret.
-    let staged = path.with_extension(format!("{}.tmp", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staged)?;
-    file.write_all(hex::encode(rand::random::<[u8; 32]>()).as_bytes())?;
-    file.sync_all()?;
-    let linked = std::fs::hard_link(&staged, path);
-    std::fs::remove_file(&staged)?;
-    match linked {
-        Ok(()) => read(path),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
-        Err(e) => Err(e),
-    }
+    // 32 characters: a key secret is hex of 256 bits; anything shorter was not made by us.
+    Secret::load_or_create(path, "", 32).map(|(secret, _)| secret)
 }
 
 #[cfg(test)]
