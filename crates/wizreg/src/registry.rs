@@ -88,6 +88,7 @@ impl Registry {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .expire_after(JitteredTtl(ttl))
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -125,9 +126,24 @@ impl Registry {
             .map_err(|err: Arc<DbError>| DbError::of_kind(err.kind()))
     }
 
-    /// Forgets everything, so the next lookup sees the database (after a tenant changed).
+    /// Forgets everything, so the next lookup sees the database (after notifications may have
+    /// been missed).
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
+    }
+
+    /// Forgets what is cached about tenant `id` (under its id and its slug), and every cached
+    /// "no such tenant": a school just created may be cached as one, under a slug we cannot
+    /// know from its id. Every other school keeps its entry, so a change to one school among
+    /// thousands does not send all of them back to the database.
+    pub fn forget(&self, id: TenantId) {
+        let forgotten = self.cache.invalidate_entries_if(move |_, cached| {
+            cached.as_ref().is_none_or(|record| record.id == id)
+        });
+        if forgotten.is_err() {
+            // Only if closures were not enabled at build time: fall back to the safe answer.
+            self.cache.invalidate_all();
+        }
     }
 }
 

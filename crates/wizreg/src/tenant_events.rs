@@ -4,15 +4,16 @@
 //!
 //! A trigger on `wizreg.tenant` (migration 0002) sends `NOTIFY wizreg_tenant, '<tenant id>'`
 //! on commit. Each process keeps one dedicated session (`LISTEN` needs no privilege, so it
-//! connects as the runtime role) and clears the [`Registry`] on every notification. If that
+//! connects as the runtime role) and makes the [`Registry`] forget that tenant on every
+//! notification. If that
 //! session drops, the process reconnects with exponential backoff and clears the registry once
 //! the new session listens, because notifications sent while it was away are lost. The
 //! registry's TTL stays as the backstop for the moments in between (and for a network that
 //! dies silently until TCP keepalive notices).
 //!
-//! The whole cache is cleared rather than one entry: the payload is an id, but a cached entry
-//! may be keyed by slug, or be a cached "no such tenant" for a slug just created. Tenant
-//! changes are rare, so a cleared cache costs one lookup per active tenant.
+//! The payload is the tenant's id; [`Registry::forget`] drops that tenant's entries (by id and
+//! by slug) and every cached "no such tenant" (which may be the school just created), so the
+//! other schools stay cached: creating one school among 10,000 costs no burst of lookups.
 
 use std::time::Duration;
 
@@ -93,8 +94,11 @@ async fn listen(
             }
             message = messages.next() => match message {
                 Some(Ok(AsyncMessage::Notification(note))) => {
-                    tracing::debug!(tenant = note.payload(), "tenant changed; cache cleared");
-                    registry.invalidate_all();
+                    tracing::debug!(tenant = note.payload(), "tenant changed; forgotten");
+                    match note.payload().parse() {
+                        Ok(id) => registry.forget(tenancy::TenantId::from_uuid(id)),
+                        Err(_) => registry.invalidate_all(),
+                    }
                 }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),

@@ -262,6 +262,54 @@ async fn a_cached_tenant_costs_no_round_trip_and_a_new_one_costs_exactly_one() {
 }
 
 #[tokio::test]
+async fn a_tenant_change_makes_the_cache_forget_that_school_only() {
+    let (app, probe) = probed_app().await;
+    app.get("/students").tenant("hogwarts").send().await;
+    app.get("/students").tenant("castelobruxo").send().await;
+
+    // What the change listener does when castelobruxo changes.
+    app.registry.forget(app.castelobruxo.id);
+    let untouched = counted(&probe, async {
+        app.get("/students").tenant("hogwarts").send().await;
+    })
+    .await;
+    let forgotten = counted(&probe, async {
+        app.get("/students").tenant("castelobruxo").send().await;
+    })
+    .await;
+
+    assert_eq!(
+        untouched.round_trips, 1,
+        "hogwarts stays cached: {untouched:?}"
+    );
+    assert_eq!(
+        forgotten.round_trips, 2,
+        "castelobruxo is looked up again: {forgotten:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_school_cached_as_unknown_is_found_once_created() {
+    let app = TestApp::new().await;
+    let before = app.get("/students").tenant("beauxbatons").send().await;
+    assert_eq!(before.status, axum::http::StatusCode::NOT_FOUND);
+
+    let platform = app
+        .database
+        .connect(wizreg::database::Role::Platform)
+        .await
+        .expect("platform connection");
+    let slug = tenancy::Slug::parse("beauxbatons").expect("slug");
+    let created = wizreg::tenants::create(&platform, &slug, "Beauxbatons")
+        .await
+        .expect("created");
+    // The change listener forgets by id; a cached "unknown" under the slug must go too.
+    app.registry.forget(created.id);
+    let after = app.get("/students").tenant("beauxbatons").send().await;
+    assert_eq!(after.status, axum::http::StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_probe_counts_each_awaited_statement_as_its_own_round_trip() {
     let (app, probe) = probed_app().await;
     let client = {

@@ -68,7 +68,7 @@ pub async fn create(
     let name = name.unwrap_or_else(|| slug.to_string());
     let conn = platform.connection().await?;
     let tenant = tenants::create_with_id(conn.client(), id, &slug, &name).await?;
-    state.registry.invalidate_all();
+    state.registry.forget(tenant.id);
     let mut headers = HeaderMap::new();
     if let Ok(location) = format!("/admin/tenants/{}", tenant.id).parse() {
         headers.insert(header::LOCATION, location);
@@ -158,7 +158,7 @@ pub async fn update(
     if let Some(timeout_ms) = timeout_ms {
         updated = tenants::set_statement_timeout(conn.client(), current.id, timeout_ms).await?;
     }
-    state.registry.invalidate_all();
+    state.registry.forget(current.id);
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
 }
 
@@ -183,7 +183,7 @@ pub async fn delete(
     let outcome = tokio::spawn(async move {
         let outcome =
             crate::offboard::delete_tenant(conn.client(), &tenancy, current.id, |_| {}).await;
-        registry.invalidate_all();
+        registry.forget(current.id);
         outcome
     })
     .await

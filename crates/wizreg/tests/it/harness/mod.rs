@@ -38,6 +38,8 @@ pub const KEY_SECRET: &str = "test-key-secret-0123456789abcdef";
 /// One test's world: its own database, the real router, and two schools.
 pub struct TestApp {
     pub router: Router,
+    /// The router's tenant cache.
+    pub registry: wizreg::registry::Registry,
     pub database: Database,
     /// The configuration the app was built with (for more instances on the same database).
     pub config: Config,
@@ -94,6 +96,7 @@ impl TestApp {
         let hogwarts = create("hogwarts").await;
         let castelobruxo = create("castelobruxo").await;
         Self {
+            registry: state.registry.clone(),
             router: router(state),
             database,
             config,
