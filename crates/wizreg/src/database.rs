@@ -26,6 +26,17 @@ pub enum Role {
     Platform,
 }
 
+impl Role {
+    /// The login this role uses on the embedded cluster.
+    fn embedded_user(self) -> &'static str {
+        match self {
+            Role::App => RUNTIME_ROLE,
+            Role::Admin => embedded::SUPERUSER,
+            Role::Platform => PLATFORM_ROLE,
+        }
+    }
+}
+
 /// The database a command works against.
 #[derive(Debug)]
 pub struct Database {
@@ -75,14 +86,7 @@ impl Database {
     /// Connection settings for `role`.
     pub fn config(&self, role: Role) -> PgConfig {
         match (&self.embedded, &self.external) {
-            (Some(cluster), _) => {
-                let user = match role {
-                    Role::App => RUNTIME_ROLE,
-                    Role::Admin => embedded::SUPERUSER,
-                    Role::Platform => PLATFORM_ROLE,
-                };
-                cluster.config(user, DB_NAME)
-            }
+            (Some(cluster), _) => cluster.config(role.embedded_user(), DB_NAME),
             (None, Some((runtime, admin))) => match role {
                 Role::App => runtime.clone(),
                 Role::Admin => admin.clone(),
@@ -139,12 +143,11 @@ impl Database {
         }
         let dir = std::path::absolute(&config.data_dir)
             .map_err(|e| StartupError::Config(e.to_string()))?;
-        let user = match role {
-            Role::App => RUNTIME_ROLE,
-            Role::Admin => embedded::SUPERUSER,
-            Role::Platform => PLATFORM_ROLE,
-        };
-        Ok(embedded::socket_url(&dir.join("run"), user, DB_NAME))
+        Ok(embedded::socket_url(
+            &dir.join("run"),
+            role.embedded_user(),
+            DB_NAME,
+        ))
     }
 }
 
