@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;
+pub mod notifications;
 pub mod offboard;
 pub mod platform;
 pub mod portability;

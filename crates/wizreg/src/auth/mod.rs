@@ -85,11 +85,10 @@ impl Authenticator {
             ApiKeys::new(secret, tenancy.clone(), ttl)
         });
         let listener = match &api_keys {
-            Some(keys) if config.auth.accepts_api_keys() => {
-                let mut listen = database.config(Role::App);
-                listen.application_name("wizreg-key-revocations");
-                Some(revocations::spawn_listener(listen, keys.clone()))
-            }
+            Some(keys) if config.auth.accepts_api_keys() => Some(revocations::spawn_listener(
+                database.config(Role::App),
+                keys.clone(),
+            )),
             _ => None,
         };
         let jwt = if config.auth.accepts_jwts() {
