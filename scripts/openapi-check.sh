@@ -40,8 +40,9 @@ echo "openapi-check: openapi-spec-validator"
 "$venv/bin/openapi-spec-validator" "$doc"
 
 echo "openapi-check: redocly lint (recommended-strict)"
-# Redocly prints a Node.js support banner on stderr; problems go to stdout.
-NO_UPDATE_NOTIFIER=1 REDOCLY_TELEMETRY=off "$bin/redocly" lint --config redocly.yaml --format stylish "$doc" 2>/dev/null
+# Without the boxed Node.js support banner Redocly prints on some Node versions.
+NO_UPDATE_NOTIFIER=1 REDOCLY_TELEMETRY=off "$bin/redocly" lint --config redocly.yaml --format stylish "$doc" 2>&1 \
+  | grep -v '[║╔╚]' | grep -v '^[[:space:]]*$'
 
 echo "openapi-check: Python client (openapi-python-client), end to end"
 mkdir -p "$work/python"
