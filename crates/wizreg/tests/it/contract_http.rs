@@ -33,6 +33,7 @@ async fn the_admin_token_is_accepted_with_any_case_of_the_bearer_scheme_and_noth
             (StatusCode::UNAUTHORIZED, "unauthorized"),
             "{authorization}"
         );
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     }
 }
 
