@@ -26,8 +26,14 @@ enum Gate {
     Public,
 }
 
-fn gate(path: &str) -> Gate {
-    if path.starts_with("/admin/") || path == "/admin" {
+/// The gate of an operation: `/admin/*`, or any route whose annotation asks for the admin
+/// token (`/metrics`), is behind the admin token; the operations routes are public; the rest
+/// are school routes.
+fn gate(path: &str, operation: &Operation) -> Gate {
+    let asks_admin_token = operation.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement).is_ok_and(|value| value.get(ADMIN_TOKEN).is_some())
+    });
+    if path.starts_with("/admin/") || path == "/admin" || asks_admin_token {
         Gate::Admin
     } else if ["/healthz", "/readyz", "/openapi.json", "/metrics"].contains(&path) {
         Gate::Public
@@ -53,7 +59,7 @@ const REFUSALS: &[(&str, &[Gate], bool, &str)] = &[
     ("429", &[Gate::School], false, "`rate_limited`: this school is over its request rate or its share of the database; retry after `Retry-After` seconds"),
     ("431", &[Gate::School, Gate::Admin, Gate::Public], false, "`invalid_request`: the request headers are over 32 KiB, or more than 100"),
     ("500", &[Gate::School, Gate::Admin, Gate::Public], false, "`internal`: a fault on the server's side, never a client mistake"),
-    ("503", &[Gate::School, Gate::Admin], false, "`unavailable`: the database is unreachable or did not finish in time (nothing was changed); retry after `Retry-After` seconds"),
+    ("503", &[Gate::School, Gate::Admin, Gate::Public], false, "`unavailable`: the database is unreachable or did not finish in time, the server is at its connection limit or draining (nothing was changed); retry after `Retry-After` seconds"),
 ];
 
 /// Headers some error answers carry: `(status, header, description)`.
@@ -78,7 +84,6 @@ pub struct SharedAnswers;
 impl Modify for SharedAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let gate = gate(path);
             let names_school = path.contains("{tenant}");
             for operation in [
                 &mut item.get,
@@ -90,6 +95,7 @@ impl Modify for SharedAnswers {
             .into_iter()
             .flatten()
             {
+                let gate = gate(path, operation);
                 operation.security = Some(security(gate));
                 add_request_headers(operation, gate);
                 add_refusals(operation, gate, names_school);
