@@ -19,7 +19,7 @@ use crate::domain::houses::{self, House, HousePatch, NewHouse};
 /// House names are unique within a school. A retry with the same `Idempotency-Key` and body
 /// gets the first answer again and creates nothing.
 #[utoipa::path(post, path = "/houses", tag = "houses", operation_id = "create_house",
-    request_body = NewHouse, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a retry with the same key and body gets the first answer again, with `Idempotent-Replayed: true` (1 to 255 visible ASCII characters; a UUID is the usual choice)")),
+    request_body = NewHouse, params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retry safe: a retry with the same key and body gets the first answer again, with `Idempotent-Replayed: true` (1 to 255 visible ASCII characters; a UUID is the usual choice)")),
     responses((status = 201, description = "The house", body = House, headers(
             ("Location" = String, description = "The new house: `/houses/{id}`"),
             ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to an earlier request with the same `Idempotency-Key`"))),

@@ -19,7 +19,7 @@ use crate::domain::students::{self, NewStudent, Page, Student, StudentPatch};
 /// `tenant_id` is never taken from the body: the school is the request's. A retry with the
 /// same `Idempotency-Key` and body gets the first answer again and creates nothing.
 #[utoipa::path(post, path = "/students", tag = "students", operation_id = "create_student",
-    request_body = NewStudent, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a retry with the same key and body gets the first answer again, with `Idempotent-Replayed: true` (1 to 255 visible ASCII characters; a UUID is the usual choice)")),
+    request_body = NewStudent, params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retry safe: a retry with the same key and body gets the first answer again, with `Idempotent-Replayed: true` (1 to 255 visible ASCII characters; a UUID is the usual choice)")),
     responses((status = 201, description = "The student", body = Student, headers(
             ("Location" = String, description = "The new student: `/students/{id}`"),
             ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to an earlier request with the same `Idempotency-Key`"))),
