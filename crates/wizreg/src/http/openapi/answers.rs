@@ -47,7 +47,7 @@ fn gate(path: &str, operation: &Operation) -> Gate {
 /// names a school.
 const REFUSALS: &[(&str, &[Gate], bool, &str)] = &[
     ("400", &[Gate::School], false, "`tenant_required`: no school named; `invalid_request`: a malformed header (`X-Tenant`, Host, `Idempotency-Key`), query parameter or body"),
-    ("400", &[Gate::Admin], true, "`invalid_request`: the body is not a JSON object, or could not be read"),
+    ("400", &[Gate::Admin], true, "`invalid_request`: the body is malformed (not a JSON object, for a JSON body) or could not be read"),
     ("401", &[Gate::School, Gate::Admin], false, "`unauthorized`: a valid credential is required (see `WWW-Authenticate`)"),
     ("403", &[Gate::School], false, "`tenant_mismatch`: `X-Tenant` or Host names another school than the credential; `tenant_suspended`: the school is suspended"),
     ("404", &[Gate::School], false, "`unknown_tenant`: no such school; `not_found`: no such record in this school (another school's record included)"),
