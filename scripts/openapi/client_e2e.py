@@ -105,6 +105,7 @@ def main(base_url, admin_token):
     first = call(create_student, HTTPStatus.CREATED, client=as_school, idempotency_key="first-student",
                  body=NewStudent(name="Fleur Delacour", email="Fleur@Beauxbatons.example", house_id=house.id))
     assert first.headers["location"] == f"/students/{first.parsed.id}"
+    assert first.headers["x-request-id"], first.headers
     assert first.parsed.email == "fleur@beauxbatons.example"
     replay = call(create_student, HTTPStatus.CREATED, client=as_school, idempotency_key="first-student",
                   body=NewStudent(name="Fleur Delacour", email="Fleur@Beauxbatons.example", house_id=house.id))
