@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn slugs_follow_the_dns_label_rule() {
-        assert_eq!(Slug::parse("Hogwarts").map(|s| s.0), Ok("hogwarts".into()));
+        assert_eq!(Slug::parse("Acme").map(|s| s.0), Ok("acme".into()));
         assert!(Slug::parse("a").is_ok());
         assert!(Slug::parse(&"a".repeat(63)).is_ok());
         for bad in [

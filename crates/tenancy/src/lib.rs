@@ -14,8 +14,10 @@
 //! `SET LOCAL <setting> = …`, and tenant tables whose one RLS policy compares `tenant_id` with
 //! that setting.
 
+#[cfg(feature = "audit")]
 pub mod audit;
 mod backoff;
+#[cfg(all(unix, feature = "embedded"))]
 pub mod embedded;
 pub mod error;
 pub mod id;

@@ -65,14 +65,8 @@ mod tests {
     #[test]
     fn host_subdomains_name_tenants_under_the_base_domain_only() {
         let base = "localhost";
-        assert_eq!(
-            from_host(b"hogwarts.localhost:3000", base),
-            Ok(slug("hogwarts"))
-        );
-        assert_eq!(
-            from_host(b"HOGWARTS.Localhost.", base),
-            Ok(slug("hogwarts"))
-        );
+        assert_eq!(from_host(b"acme.localhost:3000", base), Ok(slug("acme")));
+        assert_eq!(from_host(b"ACME.Localhost.", base), Ok(slug("acme")));
         assert_eq!(from_host(b"localhost:3000", base), Ok(None));
         assert_eq!(from_host(b"127.0.0.1:3000", base), Ok(None));
         assert_eq!(from_host(b"[::1]:3000", base), Ok(None));
@@ -102,16 +96,13 @@ mod tests {
 
     #[test]
     fn tenant_headers_take_uuids_and_slugs_and_nothing_else() {
-        assert_eq!(
-            from_tenant_header(b"hogwarts"),
-            Ok(slug("hogwarts").expect("some"))
-        );
+        assert_eq!(from_tenant_header(b"acme"), Ok(slug("acme").expect("some")));
         assert!(matches!(
             from_tenant_header(b"0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f"),
             Ok(TenantRef::Id(_))
         ));
         for bad in [
-            &b"'; drop table student; --"[..],
+            &b"'; drop table task; --"[..],
             b"",
             b"a\0b",
             b"\xff",

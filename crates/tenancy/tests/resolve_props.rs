@@ -95,7 +95,7 @@ proptest! {
     }
 
     #[test]
-    fn hosts_outside_the_base_domain_name_no_school(
+    fn hosts_outside_the_base_domain_name_no_tenant(
         slug in slug(),
         other in "[a-z]{1,10}\\.(com|org|net)",
     ) {
