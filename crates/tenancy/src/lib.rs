@@ -17,6 +17,7 @@
 #[cfg(feature = "audit")]
 pub mod audit;
 mod backoff;
+mod convention;
 #[cfg(all(unix, feature = "embedded"))]
 pub mod embedded;
 pub mod error;
@@ -25,7 +26,8 @@ pub mod pool;
 pub mod resolve;
 pub mod tx;
 
+pub use convention::{Convention, ConventionBuilder, ConventionError};
 pub use error::{DbError, DbErrorKind};
 pub use id::{Slug, SlugError, TenantId, TenantRef};
-pub use pool::{ConnectionManager, PgPool, PoolOptions, StatementMode};
+pub use pool::{build_pool, ConnectionManager, PgPool, PoolOptions, StatementMode};
 pub use tx::{Query, Tenancy, TenantTx};

@@ -7,6 +7,7 @@
 //! also counts what it inspected, so an audit that silently checked nothing can be told apart
 //! from a clean one.
 
+mod convention;
 mod objects;
 mod role;
 mod tables;
@@ -15,6 +16,7 @@ use std::fmt;
 
 use tokio_postgres::Client;
 
+pub use convention::run_for;
 pub use objects::{minimum_version_for, version_finding};
 
 /// What to audit: the product's conventions, which this crate does not know by itself.
@@ -171,23 +173,25 @@ pub async fn run(client: &Client, target: &AuditTarget) -> Result<AuditReport, A
     let tenant_tables = tables::check(client, target, &mut report).await?;
     role::check_ownership(client, target, &tenant_tables, &mut report).await?;
     objects::check(client, target, &mut report).await?;
+    require_tenant_tables(&mut report, &target.schema, &target.tenant_column);
+    Ok(report)
+}
+
+/// Reports `schema` when no tenant table was found in it: an audit of nothing is no proof.
+fn require_tenant_tables(report: &mut AuditReport, schema: &str, tenant_column: &str) {
     if !report
         .inspected
         .tenant_tables
         .iter()
-        .any(|t| t.starts_with(&format!("{}.", quote_ident(&target.schema))))
+        .any(|t| t.starts_with(&format!("{}.", quote_ident(schema))))
     {
         report.findings.push(Finding::new(
             FindingKind::NoTenantTables,
-            format!("schema {}", target.schema),
-            format!(
-                "no table with a {} column was found, so nothing was checked",
-                target.tenant_column
-            ),
+            format!("schema {schema}"),
+            format!("no table with a {tenant_column} column was found, so nothing was checked"),
             "point the audit at the migrated database (run migrations first)",
         ));
     }
-    Ok(report)
 }
 
 /// Quotes an identifier the way `quote_ident` does for the plain names used here.
