@@ -7,14 +7,24 @@ use crate::id::{Slug, TenantRef};
 
 /// Why a header could not name a tenant. Each is the client's mistake (a 4xx).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResolveError {
+    /// The `X-Tenant` header is neither a UUID nor a slug (or not UTF-8).
     #[error("the X-Tenant header must be a tenant UUID or slug")]
     BadTenantHeader,
+    /// The Host names a subdomain of the base domain that is not a slug.
     #[error("the Host subdomain is not a valid tenant slug")]
     BadHostSubdomain,
 }
 
-/// Parses an `X-Tenant` header value.
+/// Parses an `X-Tenant` header value (surrounding whitespace ignored).
+///
+/// ```
+/// use tenancy::{resolve, TenantRef};
+///
+/// assert!(matches!(resolve::from_tenant_header(b"acme"), Ok(TenantRef::Slug(_))));
+/// assert!(resolve::from_tenant_header(b"'; drop table x; --").is_err());
+/// ```
 pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
     let text = std::str::from_utf8(raw).map_err(|_| ResolveError::BadTenantHeader)?;
     text.trim()
@@ -26,6 +36,17 @@ pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
 ///
 /// `Ok(None)` means the host names no tenant (the bare base domain, an IP literal or another
 /// domain); `Err` means it tries to, under our base domain, with something that is not a slug.
+///
+/// ```
+/// use tenancy::{resolve, Slug, TenantRef};
+///
+/// let acme = TenantRef::Slug(Slug::parse("acme")?);
+/// assert_eq!(resolve::from_host(b"ACME.example.com:8080", "example.com"), Ok(Some(acme)));
+/// assert_eq!(resolve::from_host(b"example.com", "example.com"), Ok(None));
+/// assert_eq!(resolve::from_host(b"10.0.0.1", "example.com"), Ok(None));
+/// assert!(resolve::from_host(b"a.b.example.com", "example.com").is_err());
+/// # Ok::<(), tenancy::SlugError>(())
+/// ```
 pub fn from_host(raw: &[u8], base_domain: &str) -> Result<Option<TenantRef>, ResolveError> {
     let Ok(text) = std::str::from_utf8(raw) else {
         return Err(ResolveError::BadHostSubdomain);

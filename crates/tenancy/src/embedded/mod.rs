@@ -156,6 +156,7 @@ impl EmbeddedPostgres {
         &self.socket_dir
     }
 
+    /// The port in the socket's file name (`.s.PGSQL.<port>`); there is no TCP listener.
     pub fn port(&self) -> u16 {
         PORT
     }
