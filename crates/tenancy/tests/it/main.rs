@@ -8,3 +8,4 @@ mod harness;
 mod isolation;
 mod pipeline;
 mod rollback;
+mod stream;
