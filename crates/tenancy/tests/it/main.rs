@@ -4,6 +4,7 @@
 
 mod audit;
 mod backstop;
+mod example;
 mod harness;
 mod isolation;
 mod pipeline;
