@@ -27,26 +27,15 @@ impl FromRequestParts<Tenancy> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, tenancy: &Tenancy) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get("x-tenant")
-            .ok_or(ApiError(StatusCode::BAD_REQUEST))?;
-        let reference = resolve::from_tenant_header(header.as_bytes())
-            .map_err(|_| ApiError(StatusCode::BAD_REQUEST))?;
+        let header = parts.headers.get("x-tenant").ok_or(ApiError(StatusCode::BAD_REQUEST))?;
+        let reference =
+            resolve::from_tenant_header(header.as_bytes()).map_err(|_| ApiError(StatusCode::BAD_REQUEST))?;
         // The directory holds no tenant data: it is read outside any tenant.
         let (sql, key) = match reference {
-            TenantRef::Id(id) => (
-                "select id from app.account where id = $1::uuid",
-                id.to_string(),
-            ),
-            TenantRef::Slug(slug) => (
-                "select id from app.account where slug = $1",
-                slug.to_string(),
-            ),
+            TenantRef::Id(id) => ("select id from app.account where id = $1::uuid", id.to_string()),
+            TenantRef::Slug(slug) => ("select id from app.account where slug = $1", slug.to_string()),
         };
-        let rows = tenancy
-            .run_outside_tenant(sql, &[(&key, Type::TEXT)])
-            .await?;
+        let rows = tenancy.run_outside_tenant(sql, &[(&key, Type::TEXT)]).await?;
         let row = rows.first().ok_or(ApiError(StatusCode::NOT_FOUND))?;
         Ok(Tenant(TenantId::from_uuid(row.get(0))))
     }
@@ -65,92 +54,52 @@ struct ProjectName {
 }
 
 fn project(row: &Row) -> Project {
-    Project {
-        id: row.get(0),
-        name: row.get(1),
-    }
+    Project { id: row.get(0), name: row.get(1) }
 }
 
 /// `$1` is always the tenant id, bound by the transaction: queries cannot name another tenant.
 fn one(sql: &'static str, id: Uuid) -> Query<Option<Project>> {
-    Query::new(sql)
-        .bind(id, Type::UUID)
-        .map(|rows| Ok(rows.first().map(project)))
+    Query::new(sql).bind(id, Type::UUID).map(|rows| Ok(rows.first().map(project)))
 }
 
 async fn create(
-    State(db): State<Tenancy>,
-    Tenant(t): Tenant,
-    Json(body): Json<ProjectName>,
+    State(db): State<Tenancy>, Tenant(t): Tenant, Json(body): Json<ProjectName>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let insert = one(
         "insert into app.project (tenant_id, id, name) values ($1, $2, $3) returning id, name",
         Uuid::now_v7(),
     )
     .bind(body.name, Type::TEXT);
-    let created = db
-        .run(t, insert)
-        .await?
-        .ok_or(ApiError(StatusCode::INTERNAL_SERVER_ERROR))?;
+    let created = db.run(t, insert).await?.ok_or(ApiError(StatusCode::INTERNAL_SERVER_ERROR))?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list(
-    State(db): State<Tenancy>,
-    Tenant(t): Tenant,
-) -> Result<Json<Vec<Project>>, ApiError> {
+async fn list(State(db): State<Tenancy>, Tenant(t): Tenant) -> Result<Json<Vec<Project>>, ApiError> {
     let select = Query::new("select id, name from app.project where tenant_id = $1 order by id");
-    Ok(Json(
-        db.run(t, select.map(|rows| Ok(rows.iter().map(project).collect())))
-            .await?,
-    ))
+    Ok(Json(db.run(t, select.map(|rows| Ok(rows.iter().map(project).collect()))).await?))
 }
 
 async fn show(
-    State(db): State<Tenancy>,
-    Tenant(t): Tenant,
-    Path(id): Path<Uuid>,
+    State(db): State<Tenancy>, Tenant(t): Tenant, Path(id): Path<Uuid>,
 ) -> Result<Json<Project>, ApiError> {
-    let select = one(
-        "select id, name from app.project where tenant_id = $1 and id = $2",
-        id,
-    );
-    db.run(t, select)
-        .await?
-        .map(Json)
-        .ok_or(ApiError(StatusCode::NOT_FOUND))
+    let select = one("select id, name from app.project where tenant_id = $1 and id = $2", id);
+    db.run(t, select).await?.map(Json).ok_or(ApiError(StatusCode::NOT_FOUND))
 }
 
 async fn rename(
-    State(db): State<Tenancy>,
-    Tenant(t): Tenant,
-    Path(id): Path<Uuid>,
-    Json(body): Json<ProjectName>,
+    State(db): State<Tenancy>, Tenant(t): Tenant, Path(id): Path<Uuid>, Json(body): Json<ProjectName>,
 ) -> Result<Json<Project>, ApiError> {
-    let update = one(
-        "update app.project set name = $3 where tenant_id = $1 and id = $2 returning id, name",
-        id,
-    )
-    .bind(body.name, Type::TEXT);
-    db.run(t, update)
-        .await?
-        .map(Json)
-        .ok_or(ApiError(StatusCode::NOT_FOUND))
+    let update =
+        one("update app.project set name = $3 where tenant_id = $1 and id = $2 returning id, name", id)
+            .bind(body.name, Type::TEXT);
+    db.run(t, update).await?.map(Json).ok_or(ApiError(StatusCode::NOT_FOUND))
 }
 
 async fn remove(
-    State(db): State<Tenancy>,
-    Tenant(t): Tenant,
-    Path(id): Path<Uuid>,
+    State(db): State<Tenancy>, Tenant(t): Tenant, Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let delete = one(
-        "delete from app.project where tenant_id = $1 and id = $2 returning id, name",
-        id,
-    );
-    db.run(t, delete)
-        .await?
-        .map(|_| StatusCode::NO_CONTENT)
-        .ok_or(ApiError(StatusCode::NOT_FOUND))
+    let delete = one("delete from app.project where tenant_id = $1 and id = $2 returning id, name", id);
+    db.run(t, delete).await?.map(|_| StatusCode::NO_CONTENT).ok_or(ApiError(StatusCode::NOT_FOUND))
 }
 
 /// The one place errors become HTTP: by kind, never with the server's text.

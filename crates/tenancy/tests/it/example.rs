@@ -10,11 +10,10 @@ use tower::ServiceExt;
 
 use crate::harness::TestDb;
 
-#[allow(
-    dead_code,
-    reason = "the example's main is not run here, only its router"
-)]
+// Formatted as an example (with `examples/rustfmt.toml`), not as a test.
+#[allow(dead_code, reason = "the example's main is not run here, only its router")]
 #[path = "../../examples/projects.rs"]
+#[rustfmt::skip]
 mod projects;
 
 /// Sends one request and returns the status and the JSON (or text) answer.
