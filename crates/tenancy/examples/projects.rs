@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
 use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
-use tenancy::{build_pool, resolve, Convention, DbError, DbErrorKind, PoolOptions};
+use tenancy::{build_pool, tenant_from_header, Convention, DbError, DbErrorKind, PoolOptions};
 use tenancy::{Query, Tenancy, TenantId, TenantRef};
 use tokio_postgres::{types::Type, NoTls, Row};
 use uuid::Uuid;
@@ -29,7 +29,7 @@ impl FromRequestParts<Tenancy> for Tenant {
     async fn from_request_parts(parts: &mut Parts, tenancy: &Tenancy) -> Result<Self, ApiError> {
         let header = parts.headers.get("x-tenant").ok_or(ApiError(StatusCode::BAD_REQUEST))?;
         let reference =
-            resolve::from_tenant_header(header.as_bytes()).map_err(|_| ApiError(StatusCode::BAD_REQUEST))?;
+            tenant_from_header(header.as_bytes()).map_err(|_| ApiError(StatusCode::BAD_REQUEST))?;
         // The directory holds no tenant data: it is read outside any tenant.
         let (sql, key) = match reference {
             TenantRef::Id(id) => ("select id from app.account where id = $1::uuid", id.to_string()),

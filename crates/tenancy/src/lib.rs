@@ -10,8 +10,8 @@
 //!   ([`build_pool`]) that never hands out a connection still inside a transaction;
 //! - [`Convention`]: the schema's names (enter statement, tenant setting, tenant column,
 //!   schemas, runtime role) in one value;
-//! - [`TenantId`], [`Slug`], [`TenantRef`] and [`resolve`]: validated identities and the parsing
-//!   of request headers into them, with no I/O;
+//! - [`TenantId`], [`Slug`], [`TenantRef`], [`tenant_from_header`] and [`tenant_from_host`]:
+//!   validated identities and the parsing of request headers into them, with no I/O;
 //! - [`DbError`]: errors classified by SQLSTATE, never quoting the server's message;
 //! - `audit` (feature `audit`, on by default): a read-only check of a live database's catalogue
 //!   for anything that would void isolation;
@@ -51,20 +51,25 @@
 
 #![deny(missing_docs)]
 
+// The core is flat: every item has one path, `tenancy::Item`. The optional parts are modules
+// of their own (`tenancy::audit`, `tenancy::embedded`), each item again reachable one way.
 #[cfg(feature = "audit")]
 pub mod audit;
 mod backoff;
 mod convention;
 #[cfg(all(unix, feature = "embedded"))]
 pub mod embedded;
-pub mod error;
-pub mod id;
-pub mod pool;
-pub mod resolve;
-pub mod tx;
+mod error;
+mod id;
+mod pool;
+mod resolve;
+mod tx;
 
 pub use convention::{Convention, ConventionBuilder, ConventionError};
 pub use error::{DbError, DbErrorKind};
 pub use id::{Slug, SlugError, TenantId, TenantRef};
-pub use pool::{build_pool, ConnectionManager, PgPool, PoolOptions, StatementMode};
-pub use tx::{Query, Tenancy, TenantTx};
+pub use pool::{
+    build_pool, CheckoutStats, ConnectionManager, PgConnection, PgPool, PoolOptions, StatementMode,
+};
+pub use resolve::{tenant_from_header, tenant_from_host, ResolveError};
+pub use tx::{PairResult, Query, Tenancy, TenantTx};

@@ -20,12 +20,12 @@ pub enum ResolveError {
 /// Parses an `X-Tenant` header value (surrounding whitespace ignored).
 ///
 /// ```
-/// use tenancy::{resolve, TenantRef};
+/// use tenancy::{tenant_from_header, TenantRef};
 ///
-/// assert!(matches!(resolve::from_tenant_header(b"acme"), Ok(TenantRef::Slug(_))));
-/// assert!(resolve::from_tenant_header(b"'; drop table x; --").is_err());
+/// assert!(matches!(tenant_from_header(b"acme"), Ok(TenantRef::Slug(_))));
+/// assert!(tenant_from_header(b"'; drop table x; --").is_err());
 /// ```
-pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
+pub fn tenant_from_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
     let text = std::str::from_utf8(raw).map_err(|_| ResolveError::BadTenantHeader)?;
     text.trim()
         .parse()
@@ -38,16 +38,16 @@ pub fn from_tenant_header(raw: &[u8]) -> Result<TenantRef, ResolveError> {
 /// domain); `Err` means it tries to, under our base domain, with something that is not a slug.
 ///
 /// ```
-/// use tenancy::{resolve, Slug, TenantRef};
+/// use tenancy::{tenant_from_host, Slug, TenantRef};
 ///
 /// let acme = TenantRef::Slug(Slug::parse("acme")?);
-/// assert_eq!(resolve::from_host(b"ACME.example.com:8080", "example.com"), Ok(Some(acme)));
-/// assert_eq!(resolve::from_host(b"example.com", "example.com"), Ok(None));
-/// assert_eq!(resolve::from_host(b"10.0.0.1", "example.com"), Ok(None));
-/// assert!(resolve::from_host(b"a.b.example.com", "example.com").is_err());
+/// assert_eq!(tenant_from_host(b"ACME.example.com:8080", "example.com"), Ok(Some(acme)));
+/// assert_eq!(tenant_from_host(b"example.com", "example.com"), Ok(None));
+/// assert_eq!(tenant_from_host(b"10.0.0.1", "example.com"), Ok(None));
+/// assert!(tenant_from_host(b"a.b.example.com", "example.com").is_err());
 /// # Ok::<(), tenancy::SlugError>(())
 /// ```
-pub fn from_host(raw: &[u8], base_domain: &str) -> Result<Option<TenantRef>, ResolveError> {
+pub fn tenant_from_host(raw: &[u8], base_domain: &str) -> Result<Option<TenantRef>, ResolveError> {
     let Ok(text) = std::str::from_utf8(raw) else {
         return Err(ResolveError::BadHostSubdomain);
     };
@@ -86,40 +86,43 @@ mod tests {
     #[test]
     fn host_subdomains_name_tenants_under_the_base_domain_only() {
         let base = "localhost";
-        assert_eq!(from_host(b"acme.localhost:3000", base), Ok(slug("acme")));
-        assert_eq!(from_host(b"ACME.Localhost.", base), Ok(slug("acme")));
-        assert_eq!(from_host(b"localhost:3000", base), Ok(None));
-        assert_eq!(from_host(b"127.0.0.1:3000", base), Ok(None));
-        assert_eq!(from_host(b"[::1]:3000", base), Ok(None));
-        assert_eq!(from_host(b"example.com", base), Ok(None));
-        assert_eq!(from_host(b"notlocalhost", base), Ok(None));
         assert_eq!(
-            from_host(b"a.b.localhost", base),
+            tenant_from_host(b"acme.localhost:3000", base),
+            Ok(slug("acme"))
+        );
+        assert_eq!(tenant_from_host(b"ACME.Localhost.", base), Ok(slug("acme")));
+        assert_eq!(tenant_from_host(b"localhost:3000", base), Ok(None));
+        assert_eq!(tenant_from_host(b"127.0.0.1:3000", base), Ok(None));
+        assert_eq!(tenant_from_host(b"[::1]:3000", base), Ok(None));
+        assert_eq!(tenant_from_host(b"example.com", base), Ok(None));
+        assert_eq!(tenant_from_host(b"notlocalhost", base), Ok(None));
+        assert_eq!(
+            tenant_from_host(b"a.b.localhost", base),
             Err(ResolveError::BadHostSubdomain)
         );
         assert_eq!(
-            from_host(b"a_b.localhost", base),
+            tenant_from_host(b"a_b.localhost", base),
             Err(ResolveError::BadHostSubdomain)
         );
         assert_eq!(
-            from_host(b"x.localhost:abc", base),
+            tenant_from_host(b"x.localhost:abc", base),
             Err(ResolveError::BadHostSubdomain)
         );
         assert_eq!(
-            from_host("é.localhost".as_bytes(), base),
+            tenant_from_host("é.localhost".as_bytes(), base),
             Err(ResolveError::BadHostSubdomain)
         );
         assert_eq!(
-            from_host(b"xn--bcher-kva.localhost", base),
+            tenant_from_host(b"xn--bcher-kva.localhost", base),
             Ok(slug("xn--bcher-kva"))
         );
     }
 
     #[test]
     fn tenant_headers_take_uuids_and_slugs_and_nothing_else() {
-        assert_eq!(from_tenant_header(b"acme"), Ok(slug("acme").expect("some")));
+        assert_eq!(tenant_from_header(b"acme"), Ok(slug("acme").expect("some")));
         assert!(matches!(
-            from_tenant_header(b"0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f"),
+            tenant_from_header(b"0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f"),
             Ok(TenantRef::Id(_))
         ));
         for bad in [
@@ -129,7 +132,7 @@ mod tests {
             b"\xff",
             b"a\\b",
         ] {
-            assert_eq!(from_tenant_header(bad), Err(ResolveError::BadTenantHeader));
+            assert_eq!(tenant_from_header(bad), Err(ResolveError::BadTenantHeader));
         }
     }
 }

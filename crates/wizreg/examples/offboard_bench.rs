@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use tenancy::build_pool;
 use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
-use tenancy::pool::build_pool;
 use tenancy::{PoolOptions, Slug, Tenancy};
 use tokio::io::BufWriter;
 use tokio_postgres::NoTls;

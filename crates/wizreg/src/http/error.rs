@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tenancy::resolve::ResolveError;
+use tenancy::ResolveError;
 use tenancy::{DbError, DbErrorKind};
 use utoipa::ToSchema;
 
