@@ -12,6 +12,7 @@ use tenancy::ResolveError;
 use tenancy::{DbError, DbErrorKind};
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::domain::input::FieldErrors;
 
 #[derive(Debug)]
@@ -118,6 +119,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
+    /// 409: a request with the same `Idempotency-Key` holds it (or committed a moment ago).
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::conflict("a request with this Idempotency-Key is in progress; retry shortly")
+    }
     pub fn unavailable(message: &'static str) -> Self {
         let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
         err.retry_after_secs = Some(1);
@@ -147,6 +152,17 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Refused(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+            }
+            AuthError::Unavailable(db) => ApiError::from(db),
+        }
+    }
+}
+
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         Self::invalid_request(err.to_string())
@@ -168,7 +184,7 @@ impl From<DbError> for ApiError {
             }
             // Another request with the same Idempotency-Key committed first.
             (DbErrorKind::UniqueViolation, Some("idempotency_key_pkey")) => {
-                super::idempotency::in_progress()
+                Self::idempotency_key_in_progress()
             }
             (DbErrorKind::UniqueViolation, _) => {
                 Self::conflict("this would duplicate an existing record")
