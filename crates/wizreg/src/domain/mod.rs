@@ -4,3 +4,4 @@
 pub mod houses;
 pub mod input;
 pub mod students;
+pub mod violation;
