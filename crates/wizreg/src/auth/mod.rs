@@ -4,7 +4,6 @@
 //! extractor's job (`http/tenant.rs`).
 
 pub mod api_keys;
-pub mod commands;
 pub mod jwt;
 pub mod key_store;
 pub mod revocations;

@@ -8,8 +8,8 @@ use tenancy::build_pool;
 use tenancy::{PoolOptions, Tenancy, TenantRef};
 use uuid::Uuid;
 
-use super::api_keys::ApiKeys;
-use super::key_store;
+use crate::auth::api_keys::ApiKeys;
+use crate::auth::key_store;
 use crate::config::Config;
 use crate::database::{Database, Role};
 use crate::error::StartupError;
@@ -72,7 +72,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
     match command {
         KeyCommand::Create { tenant } => {
             let school = find(tenant).await?;
-            let secret = super::key_secret(config, &database)?.ok_or_else(|| {
+            let secret = crate::auth::key_secret(config, &database)?.ok_or_else(|| {
                 StartupError::Config(
                     "set WIZREG_KEY_SECRET to the secret the servers hash API keys with".into(),
                 )
