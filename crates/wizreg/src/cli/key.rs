@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use tenancy::build_pool;
-use tenancy::{PoolOptions, Tenancy, TenantRef};
+use tenancy::TenantRef;
 use uuid::Uuid;
 
 use crate::auth::api_keys::ApiKeys;
@@ -14,7 +13,6 @@ use crate::config::Config;
 use crate::database::{Database, Role};
 use crate::error::StartupError;
 use crate::registry::TenantRecord;
-use crate::serve::ENTER_TENANT_SQL;
 use crate::tenants;
 
 #[derive(Debug, Subcommand)]
@@ -49,14 +47,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
     let database = Database::open(config)?;
     database.migrate().await?;
     let platform = database.connect(Role::Platform).await?;
-    let options = PoolOptions {
-        max_size: 2,
-        ..PoolOptions::default()
-    };
-    let tenancy = Tenancy::new(
-        build_pool(database.config(Role::App), options),
-        ENTER_TENANT_SQL,
-    );
+    let tenancy = database.command_tenancy();
     let find = |raw: String| {
         let platform = &platform;
         async move {
