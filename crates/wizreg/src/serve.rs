@@ -12,7 +12,7 @@ use crate::auth::Authenticator;
 use crate::config::{Config, Secret, ServeArgs};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, Safeguards};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::tenants;
@@ -119,18 +119,19 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     let platform = Platform::new(database, crate::database::statement_mode(config));
     let admin_token = admin_token(config, database)?;
     let auth = Authenticator::from_config(config, database, &tenancy)?;
+    let safeguards = Safeguards {
+        auth,
+        limits: crate::http::limits::LimitSettings::from_config(config),
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs),
+    };
     Ok(AppState::new(
         tenancy,
         registry,
         &config.base_domain,
         platform,
         admin_token,
+        safeguards,
     )
-    .with_limits(
-        crate::http::limits::LimitSettings::from_config(config),
-        Duration::from_secs(config.idempotency_ttl_secs),
-    )
-    .with_auth(auth)
     .with_tenant_label_limit(config.metrics_tenant_labels)
     .with_import_max_bytes(config.import_max_bytes))
 }

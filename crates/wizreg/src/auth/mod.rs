@@ -44,16 +44,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// No credential checks and no key management: `WIZREG_AUTH=open` without a key secret.
-    pub fn open() -> Self {
-        Self {
-            mode: AuthMode::Open,
-            api_keys: None,
-            jwt: None,
-            listener: None,
-        }
-    }
-
     /// Builds the checks `config.auth` asks for; starts listening for key revocations when
     /// API keys are accepted.
     pub fn from_config(
