@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod routing;
 pub mod students;
 pub mod tenant;
 
@@ -114,34 +115,22 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/students", get(students::list).post(students::create))
-        .route("/students/", get(students::list).post(students::create))
-        .route(
-            "/students/{id}",
-            get(students::get)
-                .patch(students::update)
-                .delete(students::delete),
-        )
-        .route(
-            "/students/{id}/",
-            get(students::get)
-                .patch(students::update)
-                .delete(students::delete),
-        )
-        .route("/houses", get(houses::list).post(houses::create))
-        .route("/houses/", get(houses::list).post(houses::create))
-        .route(
-            "/houses/{id}",
-            get(houses::get)
-                .patch(houses::update)
-                .delete(houses::delete),
-        )
-        .route(
-            "/houses/{id}/",
-            get(houses::get)
-                .patch(houses::update)
-                .delete(houses::delete),
-        )
+        .merge(routing::with_trailing_slashes([
+            ("/students", get(students::list).post(students::create)),
+            (
+                "/students/{id}",
+                get(students::get)
+                    .patch(students::update)
+                    .delete(students::delete),
+            ),
+            ("/houses", get(houses::list).post(houses::create)),
+            (
+                "/houses/{id}",
+                get(houses::get)
+                    .patch(houses::update)
+                    .delete(houses::delete),
+            ),
+        ]))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
