@@ -23,7 +23,7 @@ pub async fn inspect(database: &Database) -> Result<AuditReport, StartupError> {
     let admin = database.connect(Role::Admin).await?;
     audit::run_for(&admin, &database.convention())
         .await
-        .map_err(|e| StartupError::Config(format!("the isolation audit could not run: {e}")))
+        .map_err(|e| StartupError::Failed(format!("the isolation audit could not run: {e}")))
 }
 
 /// `wizreg audit`.

@@ -141,7 +141,7 @@ async fn refuse_privileged_runtime_role(tenancy: &Tenancy) -> Result<(), Startup
     let rows = tenancy
         .run_outside_tenant("select current_user::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user", &[])
         .await
-        .map_err(|e| StartupError::Config(format!("cannot reach the database as the runtime role ({e})")))?;
+        .map_err(|e| StartupError::Failed(format!("cannot reach the database as the runtime role ({e})")))?;
     let row = rows
         .first()
         .ok_or_else(|| StartupError::Unsafe("the runtime role does not exist".into()))?;
