@@ -63,7 +63,11 @@ async fn run(
     let platform = database.connect(Role::Platform).await?;
     let superuser = database.connect(Role::Admin).await?;
     let tenancy = Tenancy::new(
-        build_pool(database.config(Role::App), PoolOptions::default()),
+        build_pool(
+            database.config(Role::App),
+            database.tls(Role::App),
+            PoolOptions::default(),
+        ),
         ENTER_TENANT_SQL,
     );
     let source = wizreg::tenants::create(&platform, &Slug::parse("bench")?, "Bench").await?;

@@ -119,10 +119,16 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
             .verify_checkout
             .then_some(crate::audit::TENANT_SETTING),
     };
+    // One direct session first: a certificate or TLS problem with DATABASE_URL is then one
+    // startup error naming the server and the reason, not a pool timeout.
+    drop(database.connect(Role::App).await?);
     let mut runtime = database.config(Role::App);
     runtime.application_name("wizreg");
     crate::http::limits::apply_session_timeouts(config, &mut runtime);
-    let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
+    let tenancy = Tenancy::new(
+        build_pool(runtime, database.tls(Role::App), options),
+        ENTER_TENANT_SQL,
+    );
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),
@@ -131,6 +137,7 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     // Other processes' tenant changes clear this cache at once; the TTL is the backstop.
     crate::tenant_events::spawn_listener(
         database.config(Role::App),
+        database.tls(Role::App),
         registry.clone(),
         tenancy.clone(),
     );

@@ -54,7 +54,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
         ..PoolOptions::default()
     };
     let tenancy = Tenancy::new(
-        build_pool(database.config(Role::App), options),
+        build_pool(database.config(Role::App), database.tls(Role::App), options),
         ENTER_TENANT_SQL,
     );
     let find = |raw: String| {

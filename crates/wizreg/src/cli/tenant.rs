@@ -158,7 +158,7 @@ fn tenancy(database: &Database) -> Tenancy {
         ..PoolOptions::default()
     };
     Tenancy::new(
-        build_pool(database.config(Role::App), options),
+        build_pool(database.config(Role::App), database.tls(Role::App), options),
         ENTER_TENANT_SQL,
     )
 }
