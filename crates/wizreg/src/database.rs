@@ -207,9 +207,16 @@ pub fn connect_error(config: &PgConfig, tls: &PgTls, err: tokio_postgres::Error)
             }
         })
         .collect();
-    let detail = tenancy::DbError::from(err)
-        .server_detail()
-        .unwrap_or_else(|| "connection failed".into());
+    // The reason (an unknown issuer, a name mismatch, an expired certificate) is in the causes.
+    let mut detail = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !detail.ends_with(&text) {
+            detail = format!("{detail}: {text}");
+        }
+        cause = inner.source();
+    }
     StartupError::Failed(format!(
         "cannot connect to PostgreSQL at {} (sslmode={}): {detail}",
         hosts.join(","),

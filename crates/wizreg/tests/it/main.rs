@@ -21,6 +21,7 @@ mod bad_input;
 mod concurrency;
 mod contract_http;
 mod db_outage;
+mod db_tls;
 mod db_url;
 mod export_import;
 mod export_import_props;
