@@ -279,6 +279,13 @@ impl PgConnection {
         &self.client
     }
 
+    /// Raw access for a transaction of its own (`client_mut().transaction()`), for the same
+    /// pools as [`Self::client`]. A `tokio_postgres::Transaction` dropped before its commit
+    /// queues a `ROLLBACK`, which runs before anything the next user of the connection sends.
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
     /// Prepares `sql` once for this connection (a no-op in [`StatementMode::Unnamed`]).
     pub(crate) async fn prepare(
         &mut self,

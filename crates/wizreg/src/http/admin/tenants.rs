@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use tenancy::{Slug, TenantRef};
+use tenancy::{DbError, Slug, TenantRef};
 
 use super::PlatformAdmin;
 use crate::domain::input::{name_rule, Field};
@@ -140,12 +140,18 @@ pub async fn update(
     let name = input.require_if_present("name", name);
     let statement_timeout = input.integer("statement_timeout_ms", 1..=600_000);
     input.finish()?;
-    let conn = platform.connection().await?;
-    let current = tenants::find(conn.client(), &reference)
+    let mut conn = platform.connection().await?;
+    // One transaction: a failure part-way leaves the school as it was, not half changed.
+    let tx = conn
+        .client_mut()
+        .transaction()
+        .await
+        .map_err(DbError::from)?;
+    let current = tenants::find(&tx, &reference)
         .await?
         .ok_or_else(ApiError::unknown_tenant)?;
-    let mut updated = tenants::update(conn.client(), current.id, status, name.as_deref()).await?;
-    if updated.is_none() && tenants::is_offboarding(conn.client(), current.id).await? {
+    let mut updated = tenants::update(&tx, current.id, status, name.as_deref()).await?;
+    if updated.is_none() && tenants::is_offboarding(&tx, current.id).await? {
         return Err(ApiError::conflict(
             "this school is being deleted and cannot be resumed; finish with DELETE /admin/tenants/{id}",
         ));
@@ -156,8 +162,9 @@ pub async fn update(
         Field::Value(ms) => Some(i32::try_from(ms).ok()),
     };
     if let Some(timeout_ms) = timeout_ms {
-        updated = tenants::set_statement_timeout(conn.client(), current.id, timeout_ms).await?;
+        updated = tenants::set_statement_timeout(&tx, current.id, timeout_ms).await?;
     }
+    tx.commit().await.map_err(DbError::from)?;
     state.registry.forget(current.id);
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
 }
