@@ -38,6 +38,7 @@ pub use params::{RootCerts, SslMode, TlsParams};
 /// A connection string or TLS file that cannot be used. The text names the parameter or file
 /// and the reason, never a password.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A TLS parameter has a value libpq would refuse too.
     #[error("{0}")]
@@ -48,8 +49,11 @@ pub enum TlsError {
     /// A certificate or key file is missing, unreadable or not PEM.
     #[error("{parameter} {}: {reason}", path.display())]
     File {
+        /// `sslrootcert`, `sslcert` or `sslkey`.
         parameter: &'static str,
+        /// The file named.
         path: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
 }

@@ -10,8 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use tenancy::pool::build_pool;
-use tenancy::{PoolOptions, Tenancy, TenantRef};
+use tenancy::{build_pool, PoolOptions, Tenancy, TenantRef};
 use tokio_postgres::NoTls;
 use wire_probe::Probe;
 use wizreg::auth::api_keys::ApiKeys;
