@@ -15,7 +15,6 @@ use axum::{Extension, Router};
 use maud::html;
 
 use super::csrf::{ConsoleForm, CsrfToken};
-use super::pages::Problem;
 use super::session;
 use super::view::{csrf_field, notice, page, Area, Field, Frame};
 use crate::http::admin::PlatformAdmin;
