@@ -37,10 +37,10 @@ fn token_for(settings: &ConsoleSettings, cookie: &str) -> String {
 pub(crate) fn prepare(
     request: &mut Request,
     settings: &ConsoleSettings,
-) -> Result<Option<HeaderValue>, Response> {
+) -> Result<Option<HeaderValue>, Problem> {
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD);
     if unsafe_method && !same_origin(request.headers(), request.uri(), settings) {
-        return Err(Problem::cross_site().into_response());
+        return Err(Problem::cross_site());
     }
     let existing = session::jar(request.headers())
         .get(COOKIE)

@@ -66,7 +66,7 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
             }
             response
         }
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     };
     let headers = response.headers_mut();
     for (name, value) in [

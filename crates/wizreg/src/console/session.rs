@@ -127,3 +127,77 @@ pub(crate) fn is_https(
             .get("x-forwarded-proto")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn presenting(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie
+            .to_str()
+            .expect("ascii")
+            .split(';')
+            .next()
+            .expect("name=value");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(pair).expect("valid"));
+        headers
+    }
+
+    #[test]
+    fn a_session_gives_back_its_credential_only_to_its_own_key_and_kind() {
+        let settings = ConsoleSettings::ephemeral();
+        let cookie = start(&settings, STAFF, "wzk_secret", false);
+        let text = cookie.to_str().expect("ascii");
+        assert!(
+            text.contains("HttpOnly")
+                && text.contains("SameSite=Strict")
+                && text.contains("Path=/ui/")
+        );
+        assert!(
+            !text.contains("Secure") && !text.contains("wzk_secret"),
+            "{text}"
+        );
+        let headers = presenting(&cookie);
+        assert_eq!(
+            credential(&headers, &settings, STAFF).as_deref(),
+            Some("wzk_secret")
+        );
+        // Another server's key, or the same value under the operator cookie's name: nothing.
+        assert_eq!(
+            credential(&headers, &ConsoleSettings::ephemeral(), STAFF),
+            None
+        );
+        let renamed = text.replacen("wizreg_session", "wizreg_admin", 1);
+        let headers = presenting(&HeaderValue::from_str(&renamed).expect("valid"));
+        assert_eq!(credential(&headers, &settings, OPERATOR), None);
+        assert!(start(&settings, OPERATOR, "t", true)
+            .to_str()
+            .expect("ascii")
+            .contains("Secure"));
+    }
+
+    #[test]
+    fn a_tampered_or_expired_session_is_refused() {
+        let settings = ConsoleSettings::ephemeral();
+        let cookie = start(&settings, STAFF, "wzk_secret", false);
+        let text = cookie.to_str().expect("ascii").to_owned();
+        let (pair, _) = text.split_once(';').expect("attributes");
+        let mut bytes = pair.as_bytes().to_vec();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let tampered = HeaderValue::from_bytes(&bytes).expect("valid");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, tampered);
+        assert_eq!(credential(&headers, &settings, STAFF), None);
+
+        let expired = ConsoleSettings {
+            session_ttl: std::time::Duration::ZERO,
+            ..settings.clone()
+        };
+        let cookie = start(&expired, STAFF, "wzk_secret", false);
+        assert_eq!(credential(&presenting(&cookie), &settings, STAFF), None);
+        let ended = end(STAFF, false);
+        assert!(ended.to_str().expect("ascii").contains("Max-Age=0"));
+    }
+}

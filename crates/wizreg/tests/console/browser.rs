@@ -268,9 +268,10 @@ impl Browser {
         Ok(())
     }
 
-    async fn assert_no_csp_violations(&self, name: &str) -> Outcome {
+    /// The CSP violations the browser logged since the last call.
+    pub async fn csp_violations(&self) -> Outcome<Vec<String>> {
         let log = self.client.issue_cmd(BrowserLog).await?;
-        let violations: Vec<String> = log
+        Ok(log
             .as_array()
             .into_iter()
             .flatten()
@@ -280,7 +281,11 @@ impl Browser {
                     || message.contains("Content-Security-Policy")
             })
             .map(str::to_owned)
-            .collect();
+            .collect())
+    }
+
+    async fn assert_no_csp_violations(&self, name: &str) -> Outcome {
+        let violations = self.csp_violations().await?;
         if violations.is_empty() {
             Ok(())
         } else {
@@ -288,7 +293,8 @@ impl Browser {
         }
     }
 
-    async fn assert_accessible(&self, name: &str) -> Outcome {
+    /// axe-core's violations on the current page (`id`, `impact`, `help`, `nodes`).
+    pub async fn axe_violations(&self) -> Outcome<Vec<Value>> {
         // Injected through WebDriver, which the page's CSP does not govern.
         self.client
             .execute(&format!("{};return true;", self.fixture.axe_source), vec![])
@@ -303,13 +309,18 @@ impl Browser {
                 vec![],
             )
             .await?;
+        match report {
+            Value::Array(violations) => Ok(violations),
+            other => Err(format!("axe failed: {other}").into()),
+        }
+    }
+
+    async fn assert_accessible(&self, name: &str) -> Outcome {
+        let violations = self.axe_violations().await?;
         std::fs::write(
             self.fixture.screenshots.join(format!("{name}.axe.json")),
-            serde_json::to_string_pretty(&report)?,
+            serde_json::to_string_pretty(&violations)?,
         )?;
-        let violations = report
-            .as_array()
-            .ok_or_else(|| format!("{name}: axe failed: {report}"))?;
         let grave: Vec<&Value> = violations
             .iter()
             .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))

@@ -162,5 +162,30 @@ pub async fn pages_carry_the_security_headers_and_assets_are_cached_by_hash(
         color.as_str() == Some("rgb(61, 58, 158)"),
         format!("the stylesheet applies: {color}"),
     )?;
-    browser.check_page("operator-sign-in-plain").await
+    browser.check_page("operator-sign-in-plain").await?;
+
+    // The checks every page gets can fail: an inline script is refused and logged...
+    browser
+        .client()
+        .execute("const s = document.createElement('script'); s.textContent = 'window.pwned = 1'; document.body.append(s);", vec![])
+        .await?;
+    let violations = browser.csp_violations().await?;
+    ensure(
+        violations.iter().any(|v| v.contains("inline script")),
+        format!("an inline script is reported: {violations:?}"),
+    )?;
+    let ran = browser
+        .client()
+        .execute("return window.pwned === 1;", vec![])
+        .await?;
+    ensure(ran.as_bool() == Some(false), "and it did not run")?;
+    // ...and axe flags a control without a label.
+    browser.goto("data:text/html,<!DOCTYPE html><html lang=en><title>t</title><main><input></main></html>").await?;
+    let flagged = browser.axe_violations().await?;
+    ensure(
+        flagged
+            .iter()
+            .any(|v| v["id"] == "label" && v["impact"] == "critical"),
+        format!("axe: {flagged:?}"),
+    )
 }
