@@ -144,6 +144,8 @@ pub(crate) struct Field<'a> {
     pub error: Option<&'a str>,
     pub hint: Option<&'a str>,
     pub autocomplete: &'a str,
+    /// Whether an optional field says so in its label (not for a search box).
+    pub mark_optional: bool,
 }
 
 impl<'a> Field<'a> {
@@ -157,7 +159,14 @@ impl<'a> Field<'a> {
             error: None,
             hint: None,
             autocomplete: "off",
+            mark_optional: true,
         }
+    }
+    /// A search box: optional by nature, so its label does not say it.
+    pub fn search(mut self) -> Self {
+        self.kind = "search";
+        self.mark_optional = false;
+        self
     }
     pub fn required(mut self) -> Self {
         self.required = true;
@@ -189,7 +198,7 @@ impl<'a> Field<'a> {
         .join(" ");
         html! {
             div.field.invalid[self.error.is_some()] {
-                label for=(id) { (self.label) @if !self.required { span.optional { " (optional)" } } }
+                label for=(id) { (self.label) @if !self.required && self.mark_optional { span.optional { " (optional)" } } }
                 @if let Some(hint) = self.hint { p.hint id=(hint_id) { (hint) } }
                 input id=(id) name=(self.name) type=(self.kind) value=(self.value)
                     autocomplete=(self.autocomplete) required[self.required]

@@ -144,7 +144,7 @@ async fn render_list(
                 h1 #students-title { "Students" }
                 (notice(done))
                 form.search method="get" action="/ui/students" role="search" {
-                    (Field::text("name", "Search students by name", name).kind("search").render_as("search-name"))
+                    (Field::text("name", "Search students by name", name).search().render_as("search-name"))
                     button.secondary type="submit" { "Search" }
                 }
                 @if rows.is_empty() {
