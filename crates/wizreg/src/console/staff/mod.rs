@@ -3,6 +3,7 @@
 
 mod houses;
 pub(super) mod sign_in;
+mod student_views;
 mod students;
 
 use axum::extract::FromRequestParts;
