@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::pages::Problem;
 use crate::domain::input::{FieldErrors, Input};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// How an empty text box is read.
 #[derive(Clone, Copy, Debug)]
@@ -37,22 +37,24 @@ pub(crate) fn input(fields: &[(&str, &str, Blank)]) -> Input {
 /// when the error belongs to no field. A conflict (a taken email, slug or name) is shown
 /// next to `conflict_field`.
 pub(crate) fn field_errors(err: ApiError, conflict_field: &str) -> Result<FieldErrors, Problem> {
-    if err.code() == "conflict" {
+    if err.code() == ErrorCode::Conflict {
         let message = format!("is already taken ({})", err.message());
         return Ok(FieldErrors::from([(conflict_field.to_owned(), message)]));
     }
     match err.fields() {
-        Some(fields) if err.code() == "validation_failed" => Ok(fields
-            .iter()
-            .map(|(field, message)| {
+        Some(fields) if err.code() == ErrorCode::ValidationFailed => {
+            let mut shown = FieldErrors::new();
+            for (field, message) in fields.iter() {
+                // The database's word for a house of another school or none: say it plainly.
                 let message = if field == "house_id" {
-                    "must be one of this school's houses".to_owned()
+                    "must be one of this school's houses"
                 } else {
-                    message.clone()
+                    message
                 };
-                (field.clone(), message)
-            })
-            .collect()),
+                shown.add(field, message);
+            }
+            Ok(shown)
+        }
         _ => Err(Problem::from_api(&err)),
     }
 }

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 
 use super::view::{page, Area, Frame};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// A page explaining why nothing else is shown.
 #[derive(Debug)]
@@ -55,38 +55,38 @@ impl Problem {
     /// The page for an error the API would have answered with `err`.
     pub fn from_api(err: &ApiError) -> Self {
         match err.code() {
-            "tenant_suspended" => Self::new(
+            ErrorCode::TenantSuspended => Self::new(
                 StatusCode::FORBIDDEN,
                 "This school is suspended",
                 "This school's console and API are switched off for now. Your data is kept. Ask your Wizreg operator to resume the school.",
             ),
-            "unknown_tenant" => Self::new(
+            ErrorCode::UnknownTenant => Self::new(
                 StatusCode::NOT_FOUND,
                 "No such school",
                 "No school has this address. Check the address you typed, or ask your Wizreg operator for your school's address.",
             ),
-            "tenant_required" => Self::new(
+            ErrorCode::TenantRequired => Self::new(
                 StatusCode::NOT_FOUND,
                 "Which school?",
                 "A school's console lives on the school's own address, such as hogwarts.localhost:3000/ui/. Operators manage schools in the operator console.",
             )
             .link("/ui/admin/", "Open the operator console"),
-            "tenant_mismatch" => Self::new(
+            ErrorCode::TenantMismatch => Self::new(
                 StatusCode::FORBIDDEN,
                 "Signed in to another school",
                 "This sign-in belongs to another school. Open your own school's console, or sign out there first.",
             ),
-            "rate_limited" => Self::new(
+            ErrorCode::RateLimited => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too busy",
                 "Your school is sending more requests than it may right now. Wait a moment and try again.",
             ),
-            "unavailable" => Self::new(
+            ErrorCode::Unavailable => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
                 "Wizreg cannot reach its database right now. Nothing was changed. Try again in a moment.",
             ),
-            "not_found" => Self::new(StatusCode::NOT_FOUND, "Not found", err.message().to_owned()),
+            ErrorCode::NotFound => Self::new(StatusCode::NOT_FOUND, "Not found", err.message().to_owned()),
             _ if err.status().is_client_error() => {
                 Self::new(err.status(), "Request refused", err.message().to_owned())
             }

@@ -3,7 +3,7 @@
 //! NDJSON body they read a line at a time.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
@@ -13,7 +13,8 @@ use super::Operator;
 use crate::console::csrf::{token_matches, CsrfToken};
 use crate::console::pages::Problem;
 use crate::console::see_other;
-use crate::http::admin::portability::{self, NDJSON};
+use crate::http::admin::portability::{self, NdjsonBody, NDJSON};
+use crate::http::error::ErrorCode;
 use crate::http::AppState;
 
 pub(super) async fn export(
@@ -57,14 +58,17 @@ pub(super) async fn import(
     let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
         receiver.poll_recv(cx)
     }));
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    // Through the API's own body extractor, as if the file had been sent as `application/x-ndjson`.
+    let request = axum::http::Request::builder()
+        .header(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON))
+        .body(body)
+        .map_err(|_| Problem::bad_form())?;
+    let ndjson = NdjsonBody::from_request(request, &()).await?;
     let importing = portability::import(
         operator.admin.clone(),
         State(state.clone()),
         Path(slug.clone()),
-        headers,
-        body,
+        ndjson,
     );
     let feeding = async move {
         loop {
@@ -91,7 +95,7 @@ pub(super) async fn import(
                 count("students")
             )))
         }
-        Err(err) if err.status().is_client_error() && err.code() != "unknown_tenant" => {
+        Err(err) if err.status().is_client_error() && err.code() != ErrorCode::UnknownTenant => {
             let outcome = Outcome {
                 message: None,
                 import_error: Some(format!("Nothing was imported: {}", err.message())),

@@ -61,7 +61,7 @@ async fn render_list(
     status: StatusCode,
 ) -> Result<Response, Problem> {
     let schools = tenants::list(operator.admin.clone()).await?.0;
-    let error = |field: &str| errors.get(field).map(String::as_str);
+    let error = |field: &str| errors.get(field);
     let content = html! {
         div.grid {
             section.panel aria-labelledby="schools-title" {

@@ -14,7 +14,7 @@ use crate::console::forms::{field_errors, input, Blank};
 use crate::console::pages::Problem;
 use crate::console::see_other;
 use crate::console::view::{confirmation, csrf_field, day, notice, page, Field, Frame, Section};
-use crate::domain::houses::{self, House, HouseName};
+use crate::domain::houses::{self, House, HousePatch, NewHouse};
 use crate::domain::input::FieldErrors;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -108,17 +108,16 @@ async fn render_list(
     Ok((status, Html(markup.into_string())).into_response())
 }
 
-/// The house name a form carries, by the API's rule, or the message for the field.
-fn parse_name(form: &HouseForm, required: bool) -> Result<Option<HouseName>, ApiError> {
-    HouseName::parse(input(&[("name", &form.name, Blank::Keep)]), required)
-        .map_err(ApiError::validation)
+/// The form as the API's body, read by the API's own rules.
+fn house_input(form: &HouseForm) -> crate::domain::input::Input {
+    input(&[("name", &form.name, Blank::Keep)])
 }
 
 fn name_error(err: ApiError) -> Result<String, Problem> {
     let errors: FieldErrors = field_errors(err, "name")?;
     Ok(errors
         .get("name")
-        .cloned()
+        .map(str::to_owned)
         .unwrap_or_else(|| "is not valid".into()))
 }
 
@@ -127,15 +126,14 @@ pub(super) async fn create(
     State(state): State<AppState>,
     ConsoleForm(form): ConsoleForm<HouseForm>,
 ) -> Result<Response, Problem> {
-    let outcome = match parse_name(&form, true) {
-        Ok(Some(name)) => state
+    let outcome = match NewHouse::parse(house_input(&form)) {
+        Ok(new) => state
             .tenancy
-            .run(staff.tenant.id(), houses::insert(name))
+            .run(staff.tenant.id(), houses::insert(new))
             .await
             .map(|_| ())
             .map_err(ApiError::from),
-        Ok(None) => Err(ApiError::field("name", "is required")),
-        Err(err) => Err(err),
+        Err(errors) => Err(ApiError::validation(errors)),
     };
     match outcome {
         Ok(()) => Ok(see_other("/ui/houses?done=added")),
@@ -214,13 +212,13 @@ pub(super) async fn update(
     ConsoleForm(form): ConsoleForm<HouseForm>,
 ) -> Result<Response, Problem> {
     let house = find(&state, &staff, &id).await?;
-    let outcome = match parse_name(&form, true) {
-        Ok(name) => state
+    let outcome = match HousePatch::parse(house_input(&form)) {
+        Ok(patch) => state
             .tenancy
-            .run(staff.tenant.id(), houses::update(house.id, name))
+            .run(staff.tenant.id(), houses::update(house.id, patch))
             .await
             .map_err(ApiError::from),
-        Err(err) => Err(err),
+        Err(errors) => Err(ApiError::validation(errors)),
     };
     match outcome {
         Ok(Some(_)) => Ok(see_other("/ui/houses?done=renamed")),

@@ -17,7 +17,7 @@ use super::csrf::CsrfToken;
 use super::pages::Problem;
 use super::session;
 use super::view::{Area, Section};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::tenant::Tenant;
 use crate::http::AppState;
 
@@ -113,8 +113,13 @@ pub(crate) async fn resolve(
     state: &AppState,
     credential: &str,
 ) -> Result<Tenant, ApiError> {
-    let bearer = HeaderValue::from_str(&format!("Bearer {credential}"))
-        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "malformed"))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {credential}")).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "malformed",
+        )
+    })?;
     let presented = parts.headers.insert(header::AUTHORIZATION, bearer);
     let resolved = Tenant::from_request_parts(parts, state).await;
     match presented {

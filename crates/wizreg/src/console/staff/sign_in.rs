@@ -12,6 +12,7 @@ use crate::console::csrf::{ConsoleForm, CsrfToken};
 use crate::console::pages::Problem;
 use crate::console::session;
 use crate::console::view::{csrf_field, notice, page, Area, Field, Frame};
+use crate::http::error::ErrorCode;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -110,7 +111,7 @@ pub(super) async fn submit(
             Some("is not valid: it is unknown, revoked or expired"),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(err) if err.code() == "tenant_mismatch" => render(
+        Err(err) if err.code() == ErrorCode::TenantMismatch => render(
             &csrf.0,
             None,
             Some("belongs to another school: open that school's console instead"),

@@ -52,7 +52,7 @@ pub(super) fn table(rows: &[Student], house_names: &HashMap<Uuid, &str>) -> Mark
 }
 
 pub(super) fn student_fields(entered: &Entered, houses: &[House]) -> Markup {
-    let error = |field: &str| entered.errors.get(field).map(String::as_str);
+    let error = |field: &str| entered.errors.get(field);
     let house_error = error("house_id");
     html! {
         (Field::text("name", "Name", &entered.form.name).required().error(error("name")).render())
