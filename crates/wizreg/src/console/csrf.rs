@@ -78,10 +78,9 @@ fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri, settings: &ConsoleSet
     }
     match headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
         Some(referer) => {
-            let rest = referer.get(own.len()..).unwrap_or("x");
-            referer.len() >= own.len()
-                && referer[..own.len()].eq_ignore_ascii_case(&own)
-                && (rest.is_empty() || rest.starts_with('/'))
+            let (start, rest) = (referer.get(..own.len()), referer.get(own.len()..));
+            start.is_some_and(|start| start.eq_ignore_ascii_case(&own))
+                && rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         }
         None => true,
     }
@@ -118,5 +117,70 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ConsoleForm<T> {
         serde_urlencoded::from_bytes(&bytes)
             .map(Self)
             .map_err(|_| Problem::bad_form().into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(
+                *name,
+                HeaderValue::from_bytes(value.as_bytes()).expect("header value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_consoles_own_origin_may_post() {
+        let settings = ConsoleSettings::ephemeral();
+        let uri: axum::http::Uri = "/ui/students".parse().expect("uri");
+        let host = ("host", "hogwarts.localhost:3000");
+        let check =
+            |pairs: &[(&'static str, &'static str)]| same_origin(&headers(pairs), &uri, &settings);
+        assert!(check(&[host, ("origin", "http://hogwarts.localhost:3000")]));
+        assert!(check(&[host, ("origin", "HTTP://Hogwarts.localhost:3000")]));
+        assert!(!check(&[
+            host,
+            ("origin", "http://castelobruxo.localhost:3000")
+        ]));
+        assert!(!check(&[host, ("origin", "null")]));
+        assert!(!check(&[
+            host,
+            ("origin", "https://hogwarts.localhost:3000")
+        ]));
+        assert!(check(&[
+            host,
+            ("referer", "http://hogwarts.localhost:3000/ui/students")
+        ]));
+        assert!(!check(&[
+            host,
+            ("referer", "http://hogwarts.localhost:30001/ui/")
+        ]));
+        assert!(!check(&[
+            host,
+            ("referer", "http://hogwarts.localhost:3000.evil.example/")
+        ]));
+        assert!(!check(&[host, ("referer", "http://é")]));
+        // Neither header: the form token alone decides.
+        assert!(check(&[host]));
+        assert!(!check(&[("origin", "http://hogwarts.localhost:3000")]));
+    }
+
+    #[test]
+    fn a_token_belongs_to_one_cookie_and_one_key() {
+        let settings = ConsoleSettings::ephemeral();
+        let token = CsrfToken(token_for(&settings, "cookie-a"));
+        assert!(token_matches(&token, &token_for(&settings, "cookie-a")));
+        assert!(!token_matches(&token, &token_for(&settings, "cookie-b")));
+        assert!(!token_matches(
+            &token,
+            &token_for(&ConsoleSettings::ephemeral(), "cookie-a")
+        ));
+        assert!(!token_matches(&token, ""));
     }
 }

@@ -207,6 +207,26 @@ impl Browser {
         }
     }
 
+    /// Opens `url` again until its `h1` reads `title`: a change made through another server
+    /// reaches this one by a database notification, a few milliseconds later.
+    pub async fn goto_until_title(&self, url: &str, title: &str) -> Outcome {
+        let started = Instant::now();
+        loop {
+            self.goto(url).await?;
+            if self.title().await.is_ok_and(|t| t == title) {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(format!(
+                    "{url} never showed {title:?}; it says: {}",
+                    self.text().await?
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the page text contains `wanted` (a page that reloads itself).
     pub async fn wait_for_text(&self, wanted: &str, limit: Duration) -> Outcome {
         let started = Instant::now();
