@@ -76,7 +76,10 @@ fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri, settings: &ConsoleSet
     if let Some(origin) = headers.get(header::ORIGIN) {
         return origin.as_bytes().eq_ignore_ascii_case(own.as_bytes());
     }
-    match headers.get(header::REFERER).map(|r| r.to_str().unwrap_or("")) {
+    match headers
+        .get(header::REFERER)
+        .map(|r| r.to_str().unwrap_or(""))
+    {
         Some(referer) => {
             let (start, rest) = (referer.get(..own.len()), referer.get(own.len()..));
             start.is_some_and(|start| start.eq_ignore_ascii_case(&own))

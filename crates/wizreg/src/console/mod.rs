@@ -46,7 +46,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
 async fn root(State(state): State<AppState>, headers: HeaderMap) -> Redirect {
     let school_host = headers
         .get(header::HOST)
-        .and_then(|host| tenancy::resolve::from_host(host.as_bytes(), &state.base_domain).ok())
+        .and_then(|host| tenancy::tenant_from_host(host.as_bytes(), &state.base_domain).ok())
         .flatten()
         .is_some();
     Redirect::to(if school_host { "/ui/" } else { "/ui/admin/" })
