@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache_epochs;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod database;
 pub mod domain;
 pub mod error;

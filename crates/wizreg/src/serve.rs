@@ -137,7 +137,10 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
         safeguards,
     )
     .with_tenant_label_limit(config.metrics_tenant_labels)
-    .with_import_max_bytes(config.import_max_bytes))
+    .with_import_max_bytes(config.import_max_bytes)
+    .with_console(crate::console::ConsoleSettings::from_config(
+        config, database,
+    )?))
 }
 
 /// Superusers and BYPASSRLS roles ignore every policy: serving as one would void isolation.

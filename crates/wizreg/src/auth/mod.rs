@@ -84,6 +84,11 @@ impl Authenticator {
         })
     }
 
+    /// Whether requests must carry a credential (every mode but `open`).
+    pub fn needs_credential(&self) -> bool {
+        self.mode != AuthMode::Open
+    }
+
     /// Key management, when a key secret is configured.
     pub fn api_keys(&self) -> Option<&ApiKeys> {
         self.api_keys.as_ref()

@@ -269,6 +269,32 @@ pub struct Config {
         global = true
     )]
     pub metrics_tenant_labels: usize,
+
+    /// Key for the web console's session and CSRF cookies (at least 32 characters; the same on
+    /// every server behind one name). In embedded mode without one, a key is generated and kept
+    /// in the data directory (`console-key`, mode 0600).
+    #[arg(
+        long,
+        env = "WIZREG_CONSOLE_SESSION_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub console_session_key: Option<Secret>,
+
+    /// How long a console sign-in lasts, in seconds.
+    #[arg(
+        long,
+        env = "WIZREG_CONSOLE_SESSION_TTL_SECS",
+        default_value_t = crate::console::DEFAULT_SESSION_TTL_SECS,
+        value_parser = clap::value_parser!(u64).range(60..=86_400),
+        global = true
+    )]
+    pub console_session_ttl_secs: u64,
+
+    /// Mark console cookies `Secure` on every response (behind a TLS-terminating proxy that
+    /// sends no `X-Forwarded-Proto: https`); otherwise only on requests that came over HTTPS.
+    #[arg(long, env = "WIZREG_CONSOLE_SECURE_COOKIES", global = true)]
+    pub console_secure_cookies: bool,
 }
 
 /// `wizreg serve` options.

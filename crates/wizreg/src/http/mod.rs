@@ -53,6 +53,8 @@ pub struct AppState {
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
+    /// The web console's cookie key, session lifetime and running jobs.
+    pub console: crate::console::ConsoleSettings,
 }
 
 /// What protects the API, which whoever builds an [`AppState`] must decide: who may call
@@ -89,7 +91,14 @@ impl AppState {
             import_max_bytes: admin::portability::DEFAULT_IMPORT_MAX_BYTES,
             platform,
             admin_token,
+            console: crate::console::ConsoleSettings::ephemeral(),
         }
+    }
+
+    /// Replaces the console settings (a key of this process only, by default).
+    pub fn with_console(mut self, console: crate::console::ConsoleSettings) -> Self {
+        self.console = console;
+        self
     }
 
     /// Sets the largest import body accepted.
@@ -136,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/metrics", get(metrics::metrics_text))
         .merge(admin::routes())
+        .merge(crate::console::routes(state.clone()))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))

@@ -25,13 +25,6 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.admin_token else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
-            ));
-        };
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -40,6 +33,21 @@ impl FromRequestParts<AppState> for PlatformAdmin {
             // The scheme name is case-insensitive (RFC 9110), as for tenant credentials.
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map_or("", |(_, token)| token.trim());
+        Self::with_token(state, presented)
+    }
+}
+
+impl PlatformAdmin {
+    /// For a token presented otherwise than in a header: the web console's sign-in form, and
+    /// then its session, which presents it again on every request.
+    pub fn with_token(state: &AppState, presented: &str) -> Result<Self, ApiError> {
+        let Some(expected) = &state.admin_token else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
+            ));
+        };
         if tokens_match(presented, expected.expose()) {
             Ok(Self(state.platform.clone()))
         } else {
