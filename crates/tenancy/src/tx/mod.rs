@@ -152,6 +152,7 @@ impl Tenancy {
             statements: 0,
             failed: false,
             rolled_back: false,
+            commit_queued: std::sync::atomic::AtomicBool::new(false),
             span: tracing::debug_span!(
                 "tenant_tx",
                 %tenant,

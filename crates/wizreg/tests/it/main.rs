@@ -22,6 +22,7 @@ mod concurrency;
 mod contract_http;
 mod db_outage;
 mod db_url;
+mod dropped_requests;
 mod export_import;
 mod export_import_props;
 mod houses;
