@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -119,6 +120,16 @@ where
         Box::new(builder.json().finish())
     } else {
         // The module path adds nothing to a request line; the span's fields say what it is.
-        Box::new(builder.with_target(false).finish())
+        // Fields as plain `name=value`: the default field formatter styles every name and `=`
+        // through ANSI-aware wrappers even with colour off, which cost more than the values.
+        let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+            if field.name() == "message" {
+                write!(writer, "{value:?}")
+            } else {
+                write!(writer, "{field}={value:?}")
+            }
+        })
+        .delimited(" ");
+        Box::new(builder.with_target(false).fmt_fields(fields).finish())
     }
 }
