@@ -133,3 +133,23 @@ where
         Box::new(builder.with_target(false).fmt_fields(fields).finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_only_logs_server_errors_and_requests_their_clients_gave_up_on() {
+        for (status, all, errors) in [
+            (200, true, false),
+            (404, true, false),
+            (499, true, true),
+            (500, true, true),
+            (503, true, true),
+        ] {
+            assert_eq!(RequestLog::All.logs(status), all, "{status}");
+            assert_eq!(RequestLog::Errors.logs(status), errors, "{status}");
+            assert!(!RequestLog::Off.logs(status), "{status}");
+        }
+    }
+}
