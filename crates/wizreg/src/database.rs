@@ -1,19 +1,33 @@
 //! Where the database is: an embedded cluster in the data directory, or the server named by
-//! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings per role; it
-//! holds no pools itself.
+//! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings per role, and
+//! builds the runtime role's tenant transactions from them in one place (`stack`); the
+//! session settings every runtime connection starts with are in `session`.
 
 use std::str::FromStr;
 
-use tenancy::embedded::{self, EmbeddedOptions, EmbeddedPostgres};
+use tenancy::embedded::{self, EmbeddedOptions, EmbeddedPostgres, OperatorHints};
 use tokio_postgres::{Client, Config as PgConfig, NoTls};
 
 use crate::config::Config;
 use crate::error::StartupError;
 use crate::migrate;
 
+mod session;
+mod stack;
+
+pub use stack::{convention, statement_mode, DEFINER_ALLOW_LIST, TENANT_SETTING};
+
 const DB_NAME: &str = "wizreg";
 pub const RUNTIME_ROLE: &str = "wizreg_app";
 pub const PLATFORM_ROLE: &str = "wizreg_platform";
+
+/// How the embedded launcher's errors name Wizreg's settings.
+const EMBEDDED_HINTS: OperatorHints = OperatorHints {
+    pg_bin: "WIZREG_PG_BIN",
+    data_dir: "WIZREG_DATA_DIR",
+    data_dir_example: "/var/lib/wizreg",
+    use_existing_server: "set DATABASE_URL",
+};
 
 /// The roles a process may connect as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +74,7 @@ impl Database {
                     data_dir: config.data_dir.clone(),
                     pg_bin: config.pg_bin.clone(),
                     ephemeral: false,
+                    hints: EMBEDDED_HINTS,
                 };
                 Ok(Self { embedded: Some(EmbeddedPostgres::start(&options)?), external: None })
             }
@@ -118,11 +133,7 @@ impl Database {
         if let Some(cluster) = &self.embedded {
             create_database_if_missing(cluster).await?;
         }
-        let runtime_user = self
-            .config(Role::App)
-            .get_user()
-            .unwrap_or(RUNTIME_ROLE)
-            .to_owned();
+        let runtime_user = self.runtime_role();
         let mut admin = self.connect(Role::Admin).await?;
         migrate::run(&mut admin, &runtime_user).await
     }

@@ -8,8 +8,7 @@ use std::task::Poll;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tenancy::pool::build_pool;
-use tenancy::{PoolOptions, Tenancy};
+use tenancy::{build_pool, PoolOptions, Tenancy};
 use wizreg::database::Role;
 use wizreg::domain::students::{self, NewStudent};
 
@@ -35,7 +34,7 @@ fn probed_tenancy(app: &TestApp) -> Tenancy {
         ..PoolOptions::default()
     };
     let pool = build_pool(app.database.config(Role::App), options);
-    Tenancy::new(pool, wizreg::serve::ENTER_TENANT_SQL)
+    Tenancy::with_convention(pool, &app.database.convention())
 }
 
 fn new_student(name: &str) -> NewStudent {
