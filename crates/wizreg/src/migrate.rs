@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "cheaper_enter_tenant",
         include_str!("../migrations/0005_cheaper_enter_tenant.sql"),
     ),
+    (
+        6,
+        "slug_not_uuid",
+        include_str!("../migrations/0006_slug_not_uuid.sql"),
+    ),
 ];
 
 /// Creates the roles and schema if missing, then applies pending migrations. Returns how many

@@ -100,6 +100,9 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
 
 /// Pools and caches for serving, after refusing a runtime role that would bypass RLS.
 pub async fn app_state(config: &Config, database: &Database) -> Result<AppState, StartupError> {
+    // One direct session first: a certificate or TLS problem with DATABASE_URL is then one
+    // startup error naming the server and the reason, not a pool timeout.
+    drop(database.connect(Role::App).await?);
     let tenancy = database.serving_tenancy(config);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
@@ -109,6 +112,7 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     // Other processes' tenant changes clear this cache at once; the TTL is the backstop.
     crate::tenant_events::spawn_listener(
         database.config(Role::App),
+        database.tls(Role::App),
         registry.clone(),
         tenancy.clone(),
     );

@@ -64,6 +64,7 @@ impl Authenticator {
         let listener = match &api_keys {
             Some(keys) if config.auth.accepts_api_keys() => Some(revocations::spawn_listener(
                 database.config(Role::App),
+                database.tls(Role::App),
                 keys.clone(),
             )),
             _ => None,

@@ -33,7 +33,11 @@ fn probed_tenancy(app: &TestApp) -> Tenancy {
         max_size: 1,
         ..PoolOptions::default()
     };
-    let pool = build_pool(app.database.config(Role::App), options);
+    let pool = build_pool(
+        app.database.config(Role::App),
+        app.database.tls(Role::App),
+        options,
+    );
     Tenancy::with_convention(pool, &app.database.convention())
 }
 
