@@ -71,6 +71,8 @@ pub struct CheckoutStats {
     pub discarded_in_transaction: AtomicU64,
     /// Tenant transactions dropped while open (a cancelled request), rolled back before reuse.
     pub rolled_back_on_drop: AtomicU64,
+    /// Tenant transactions dropped after their `COMMIT` was queued: nothing more is sent.
+    pub dropped_after_commit: AtomicU64,
     /// Requests that got no connection within the acquire timeout.
     pub acquire_timeouts: AtomicU64,
 }

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0004_limits_and_idempotency.sql"),
     ),
     (
+        5,
+        "cheaper_enter_tenant",
+        include_str!("../migrations/0005_cheaper_enter_tenant.sql"),
+    ),
+    (
         6,
         "slug_not_uuid",
         include_str!("../migrations/0006_slug_not_uuid.sql"),

@@ -112,7 +112,26 @@ impl Registry {
     /// The tenant a reference names, if any. Never an answer older than a change to that
     /// school this process has heard of: a stale cached one (a lookup that raced the change,
     /// or joined one that did) is dropped and looked up again.
+    ///
+    /// A fresh cached answer (the common case) takes a small future; anything else goes
+    /// through a boxed one. Unboxed, the database path's future (the pool checkout, the
+    /// statement, the cache's loader) would make every request's future about 15 KB, copied
+    /// each time it moves.
     pub async fn find(&self, reference: &TenantRef) -> Result<Option<Arc<TenantRecord>>, DbError> {
+        if let Some(cached) = self.cache.get(reference).await {
+            let about = cached.record.as_ref().map(|record| &record.id);
+            if self.epochs.is_fresh(cached.epoch, about) {
+                return Ok(cached.record);
+            }
+        }
+        Box::pin(self.find_through_database(reference)).await
+    }
+
+    /// [`Registry::find`] past the cache's fast path.
+    async fn find_through_database(
+        &self,
+        reference: &TenantRef,
+    ) -> Result<Option<Arc<TenantRecord>>, DbError> {
         for _ in 0..STALE_RETRIES {
             let cached = self
                 .cache

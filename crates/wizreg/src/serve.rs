@@ -17,21 +17,17 @@ use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::tenants;
 
-pub fn init_logging(config: &Config) {
-    let subscriber = crate::logging::subscriber(
-        config.log_json,
-        crate::logging::filter_from_env(),
-        std::io::stderr,
-    );
+/// Installs logging; keep the guard until the process ends (dropping it flushes the log).
+pub fn init_logging(config: &Config) -> crate::logging::LogGuard {
     // A second call (tests, or a command that already set it up) keeps the first subscriber.
-    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+    crate::logging::init(config.log_json, config.request_log)
 }
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     config
         .validate_for_serve(&args)
         .map_err(StartupError::Config)?;
-    init_logging(&config);
+    let _log = init_logging(&config);
     let started = Instant::now();
     // Runs on this (long-lived) thread: the embedded server's parent-death signal is tied to it.
     let database = tokio::task::block_in_place(|| Database::open(&config))?;

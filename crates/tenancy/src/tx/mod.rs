@@ -182,9 +182,9 @@ impl Tenancy {
         tenant: TenantId,
         begin_sql: &'static str,
     ) -> Result<TenantTx, DbError> {
-        let conn = self
-            .pool
-            .get()
+        // Boxed: the pool's checkout future is ~6 KB, and every request's future would carry
+        // (and copy) it otherwise.
+        let conn = Box::pin(self.pool.get())
             .await
             .map_err(|e| pool_error(e, self.checkout_stats()))?;
         Ok(TenantTx {
@@ -196,6 +196,7 @@ impl Tenancy {
             statements: 0,
             failed: false,
             rolled_back: false,
+            commit_queued: std::sync::atomic::AtomicBool::new(false),
             span: tracing::debug_span!(
                 "tenant_tx",
                 %tenant,

@@ -117,8 +117,10 @@ impl Authenticator {
             ))?;
         let is_api_key = token.starts_with(api_keys::PREFIX);
         match (is_api_key, &self.api_keys, &self.jwt) {
+            // Boxed: the key lookup's future is large (~15 KB) and would otherwise be part of
+            // every request's future, copied each time it moves, in every mode.
             (true, Some(keys), _) if self.mode.accepts_api_keys() => {
-                keys.verify(token).await.map(Some)
+                Box::pin(keys.verify(token)).await.map(Some)
             }
             (false, _, Some(jwt)) => jwt.verify(token).map(Some),
             (true, _, _) => Err(AuthError::Refused(

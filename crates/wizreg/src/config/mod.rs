@@ -260,6 +260,17 @@ pub struct Config {
     #[arg(long, env = "WIZREG_LOG_JSON", global = true)]
     pub log_json: bool,
 
+    /// Which requests get a line in the request log: all, errors (5xx and 499, client closed
+    /// request) or off. Metrics count every request either way.
+    #[arg(
+        long,
+        env = "WIZREG_REQUEST_LOG",
+        value_enum,
+        default_value = "all",
+        global = true
+    )]
+    pub request_log: crate::logging::RequestLog,
+
     /// How many schools get a `tenant` label of their own in /metrics (the first ones served);
     /// later ones share `other`. 0: every school is `other`.
     #[arg(

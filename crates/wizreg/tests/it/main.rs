@@ -24,6 +24,7 @@ mod contract_http;
 mod db_outage;
 mod db_tls;
 mod db_url;
+mod dropped_requests;
 mod export_import;
 mod export_import_props;
 mod houses;
