@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod idempotency;

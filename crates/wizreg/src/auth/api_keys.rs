@@ -9,6 +9,10 @@
 //! Verification caches the *stored hash* per (tenant, key id) for a short time: a hit costs one
 //! HMAC and a constant-time comparison, no database work. Revocation removes the entry at once
 //! in this process and, through [`super::revocations`], in every other one.
+//!
+//! A miss is database work done for a caller not yet authenticated, so misses share one
+//! [`LookupLimit`]: a flood of made-up keys (each a miss) holds at most that many pooled
+//! connections, and the rest of the pool stays with authenticated schools.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +67,43 @@ pub struct ApiKeys {
     /// (tenant, key id) → the stored hash of a valid key, or `None` for a missing or revoked
     /// one (so a flood of bad keys with one id does not reach the database either).
     cache: Cache<(TenantId, Uuid), Option<Arc<Hash>>>,
+    lookups: LookupLimit,
+}
+
+/// How long a key lookup waits for a turn before the caller gets `503`: long enough to ride out
+/// a burst of genuine misses, short enough that a flood is answered at once.
+const LOOKUP_WAIT: Duration = Duration::from_millis(50);
+
+/// A cap on concurrent key lookups that missed the cache (`WIZREG_UNAUTHENTICATED_DB_CONCURRENCY`).
+#[derive(Clone, Debug)]
+pub struct LookupLimit {
+    permits: Arc<tokio::sync::Semaphore>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LookupLimit {
+    fn new(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(permits)),
+            refused: Arc::default(),
+        }
+    }
+
+    /// Lookups refused for want of a turn since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthError> {
+        match tokio::time::timeout(LOOKUP_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(AuthError::Busy)
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -83,7 +124,19 @@ impl ApiKeys {
                 .max_capacity(100_000)
                 .time_to_live(cache_ttl)
                 .build(),
+            lookups: LookupLimit::new(tokio::sync::Semaphore::MAX_PERMITS),
         }
+    }
+
+    /// Caps concurrent lookups of keys that missed the cache at `permits` (at least 1).
+    pub fn with_lookup_limit(mut self, permits: usize) -> Self {
+        self.lookups = LookupLimit::new(permits.max(1));
+        self
+    }
+
+    /// The cap on lookups of unverified keys.
+    pub fn lookup_limit(&self) -> &LookupLimit {
+        &self.lookups
     }
 
     fn hash(&self, key: &str) -> Hash {
@@ -136,14 +189,24 @@ impl ApiKeys {
         let (tenant, id) =
             parse(key).ok_or(AuthError::Refused("the API key is malformed".into()))?;
         let tenancy = self.tenancy.clone();
+        let lookups = &self.lookups;
         let stored = self
             .cache
             .try_get_with((tenant, id), async move {
-                let hash = tenancy.run(tenant, key_store::valid_hash(id)).await?;
-                Ok::<_, DbError>(hash.and_then(|h| Hash::try_from(h).ok()).map(Arc::new))
+                // Taken before a pooled connection: past the cap, no connection is touched.
+                let _turn = lookups.enter().await?;
+                let hash = tenancy
+                    .run(tenant, key_store::valid_hash(id))
+                    .await
+                    .map_err(|err| AuthError::Unavailable(DbError::of_kind(err.kind())))?;
+                Ok::<_, AuthError>(hash.and_then(|h| Hash::try_from(h).ok()).map(Arc::new))
             })
             .await
-            .map_err(|err: Arc<DbError>| AuthError::Unavailable(DbError::of_kind(err.kind())))?;
+            .map_err(|err: Arc<AuthError>| match &*err {
+                AuthError::Unavailable(db) => AuthError::Unavailable(DbError::of_kind(db.kind())),
+                AuthError::Busy => AuthError::Busy,
+                AuthError::Refused(message) => AuthError::Refused(message.clone()),
+            })?;
         let presented = self.hash(key);
         match stored {
             // Constant time: how much of a guess matched must not show in the response time.

@@ -24,6 +24,20 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        AdminToken::from_request_parts(parts, state).await?;
+        Ok(Self(state.platform.clone()))
+    }
+}
+
+/// Proof that the caller presented the admin token, for operations routes that need no
+/// platform connection (`/metrics` on the main listener).
+#[derive(Clone, Copy, Debug)]
+pub struct AdminToken;
+
+impl FromRequestParts<AppState> for AdminToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(expected) = &state.admin_token else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -40,7 +54,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map_or("", |(_, token)| token.trim());
         if tokens_match(presented, expected.expose()) {
-            Ok(Self(state.platform.clone()))
+            Ok(Self)
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -17,6 +17,7 @@ use tokio_util::io::StreamReader;
 use super::tenants::tenant_ref;
 use super::PlatformAdmin;
 use crate::domain::input::FieldErrors;
+use crate::edge::deadline::RequestDeadline;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::portability::export::{export as export_tenant, ExportError};
@@ -115,6 +116,7 @@ pub async fn import(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
     body: Body,
 ) -> Result<Json<ImportedCounts>, ApiError> {
     let is_ndjson = headers
@@ -140,7 +142,13 @@ pub async fn import(
         tenant.id,
         reader,
         state.import_max_bytes,
-        |_| {},
+        // Each line received moves the request deadline: a long upload that keeps coming is
+        // not cut off, a stalled one is.
+        |_| {
+            if let Some(Extension(deadline)) = &deadline {
+                deadline.progress();
+            }
+        },
     )
     .await
     .map_err(import_error)?;
