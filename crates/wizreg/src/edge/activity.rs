@@ -60,12 +60,9 @@ impl Activity {
     fn bytes_received(&self) {
         if self.in_flight.load(Ordering::Relaxed) == 0 {
             let now = self.now_ms();
-            let _ = self.head_started.compare_exchange(
-                NONE,
-                now,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
+            let _ =
+                self.head_started
+                    .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
@@ -168,7 +165,10 @@ mod tests {
     fn a_new_connection_owes_a_head_then_idles_under_keep_alive_and_in_flight_has_no_expiry() {
         let activity = Activity::new();
         let start = activity.epoch;
-        assert_eq!(activity.expiry(TIMEOUTS), Some(start + TIMEOUTS.header_read));
+        assert_eq!(
+            activity.expiry(TIMEOUTS),
+            Some(start + TIMEOUTS.header_read)
+        );
         activity.bytes_received();
         assert_eq!(
             activity.expiry(TIMEOUTS),

@@ -62,7 +62,9 @@ pub async fn serve(listener: Arc<Listener>, stream: TcpStream, shutdown: watch::
         Some(acceptor) => {
             // The handshake counts against the head timeout, as the bytes of a head would.
             let handshake = acceptor.accept(io);
-            if let Ok(Ok(tls)) = tokio::time::timeout(listener.timeouts.header_read, handshake).await {
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(listener.timeouts.header_read, handshake).await
+            {
                 drive(&listener, tls, activity, shutdown).await;
             }
         }
@@ -80,13 +82,17 @@ where
         // Made before the future, so a request dropped mid-way (client gone) still finishes.
         let in_flight = InFlight::start(requests.clone());
         let deadline = RequestDeadline::new(request_timeout);
-        let mut request =
-            request.map(|body| Body::new(WatchedBody::new(body, deadline.clone())));
+        let mut request = request.map(|body| Body::new(WatchedBody::new(body, deadline.clone())));
         request.extensions_mut().insert(deadline);
         let router = router.clone();
         async move {
             let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
-            Ok::<_, Infallible>(response.map(|body| Body::new(Guarded { body, _in_flight: in_flight })))
+            Ok::<_, Infallible>(response.map(|body| {
+                Body::new(Guarded {
+                    body,
+                    _in_flight: in_flight,
+                })
+            }))
         }
     });
     let builder = Builder::new(TokioExecutor::new());
@@ -126,14 +132,17 @@ where
 pub async fn answer_unavailable(tls: Option<TlsAcceptor>, stream: TcpStream) {
     let answer = async move {
         let service = hyper::service::service_fn(|_request: hyper::Request<Incoming>| async {
-            let error = ApiError::unavailable("the server is at its connection limit; try again shortly");
+            let error =
+                ApiError::unavailable("the server is at its connection limit; try again shortly");
             Ok::<_, Infallible>(error.into_response())
         });
         let mut builder = Builder::new(TokioExecutor::new());
         builder.http1().keep_alive(false);
         match tls {
             None => {
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
             Some(acceptor) => {
                 if let Ok(tls) = acceptor.accept(stream).await {

@@ -65,7 +65,12 @@ impl ConnectionGate {
         let budget = usize::try_from(budget).unwrap_or(usize::MAX);
         let wanted = max_served.saturating_add(OVERFLOW_ANSWERED);
         let ceiling = wanted.min(budget);
-        let max_served = max_served.min(ceiling - ceiling / 8).max(1);
+        // Squeezed by the limit: keep an eighth of what fits for the `503` answers.
+        let max_served = if wanted <= budget {
+            max_served
+        } else {
+            max_served.min(ceiling - ceiling / 8).max(1)
+        };
         Self {
             counts: Arc::default(),
             max_served,

@@ -27,8 +27,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 pub use self::activity::ConnectionTimeouts;
-pub use self::gate::ConnectionGate;
 use self::gate::Admission;
+pub use self::gate::ConnectionGate;
 use crate::config::EdgeArgs;
 
 /// The limits every connection of a listener is held to.

@@ -17,7 +17,11 @@ pub fn raise_open_file_limit() -> u64 {
     }
     match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
         Ok(()) => {
-            tracing::info!(from = soft, to = hard, "open-file limit raised to the hard limit");
+            tracing::info!(
+                from = soft,
+                to = hard,
+                "open-file limit raised to the hard limit"
+            );
             hard
         }
         Err(error) => {

@@ -107,23 +107,27 @@ pub fn spawn_reloader(files: TlsFiles, cert: Arc<ReloadingCert>) -> tokio::task:
         let mut ticks = tokio::time::interval(POLL_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let reason = tokio::select! {
-                _ = ticks.tick() => "the files changed",
-                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+            let on_signal = tokio::select! {
+                _ = ticks.tick() => false,
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
             };
             let stamp = files.stamp();
-            if reason != "SIGHUP" && stamp == seen {
+            if !on_signal && stamp == seen {
                 continue;
             }
             seen = stamp;
             match files.load() {
                 Ok(next) => {
                     cert.replace(next);
-                    tracing::info!(reason, "TLS certificate reloaded");
+                    if on_signal {
+                        tracing::info!("TLS certificate reloaded on SIGHUP");
+                    } else {
+                        tracing::info!("TLS certificate reloaded: its files changed");
+                    }
                 }
                 Err(error) => tracing::warn!(
-                    reason,
                     %error,
+                    on_signal,
                     "the new TLS certificate did not load; still serving the previous one"
                 ),
             }

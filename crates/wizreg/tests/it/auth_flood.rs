@@ -59,7 +59,9 @@ async fn a_flood_of_random_api_keys_cannot_take_the_pool_from_a_school_with_a_va
     assert_eq!(get_students(&app.router, &key).await, StatusCode::OK);
     // Every pooled connection made up front, so no request of the test waits for a connect.
     let probes = (0..4).map(|_| {
-        let request = Request::get("/readyz").body(Body::empty()).expect("request");
+        let request = Request::get("/readyz")
+            .body(Body::empty())
+            .expect("request");
         app.router.clone().oneshot(request)
     });
     futures_util::future::join_all(probes).await;
@@ -72,7 +74,11 @@ async fn a_flood_of_random_api_keys_cannot_take_the_pool_from_a_school_with_a_va
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let status = get_students(&router, &made_up_key()).await;
-                    *seen.lock().expect("lock").entry(status.as_u16()).or_default() += 1;
+                    *seen
+                        .lock()
+                        .expect("lock")
+                        .entry(status.as_u16())
+                        .or_default() += 1;
                 }
             })
         })

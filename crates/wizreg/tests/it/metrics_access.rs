@@ -35,7 +35,11 @@ async fn anonymous_metrics_on_the_main_listener_is_a_json_401_naming_no_school()
     let app = TestApp::new().await;
     school_with_traffic(&app, "anon-metrics-probe").await;
 
-    for auth in [None, Some("Bearer not-the-admin-token-000000"), Some("Basic eDp5")] {
+    for auth in [
+        None,
+        Some("Bearer not-the-admin-token-000000"),
+        Some("Basic eDp5"),
+    ] {
         let mut call = app.get("/metrics");
         if let Some(value) = auth {
             call = call.header("authorization", value);
@@ -88,7 +92,10 @@ async fn the_ops_listener_serves_metrics_without_a_token_and_health_names_no_sch
             let request = Request::get(path).body(Body::empty()).expect("request");
             let response = ops.oneshot(request).await.expect("infallible");
             let status = response.status();
-            (status, String::from_utf8(body_bytes(response).await.to_vec()).expect("utf-8"))
+            (
+                status,
+                String::from_utf8(body_bytes(response).await.to_vec()).expect("utf-8"),
+            )
         }
     };
 
@@ -106,5 +113,9 @@ async fn the_ops_listener_serves_metrics_without_a_token_and_health_names_no_sch
         assert_eq!(app.get(path).send().await.status, StatusCode::OK, "{path}");
     }
     let (status, _) = get("/students").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the ops listener serves nothing else");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the ops listener serves nothing else"
+    );
 }
