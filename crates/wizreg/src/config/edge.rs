@@ -47,3 +47,51 @@ pub struct EdgeArgs {
         value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::config::{Config, ServeArgs};
+
+    #[derive(Parser)]
+    struct Both {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn open_auth_is_refused_off_loopback_with_https_too() {
+        let both = Both::try_parse_from([
+            "wizreg",
+            "--auth",
+            "open",
+            "--bind",
+            "0.0.0.0:3443",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ])
+        .expect("valid flags");
+        assert!(both.config.validate_for_serve(&both.serve).is_err());
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_the_defaults_are_the_documented_ones() {
+        assert!(Both::try_parse_from(["wizreg", "--tls-cert", "cert.pem"]).is_err());
+        let edge = Both::try_parse_from(["wizreg"]).expect("defaults").serve.edge;
+        assert_eq!(
+            (
+                edge.header_read_timeout_secs,
+                edge.request_timeout_secs,
+                edge.keep_alive_timeout_secs,
+                edge.max_connections,
+                edge.ops_bind,
+            ),
+            (10, 30, 75, 10_000, None)
+        );
+    }
+}
