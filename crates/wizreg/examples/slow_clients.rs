@@ -115,7 +115,10 @@ async fn idle(port: u16, closed: Arc<AtomicUsize>) -> bool {
 async fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
-        .map(|a| a.parse().expect("numbers: PORT [TRICKLING] [IDLE] [REQUESTS]"))
+        .map(|a| {
+            a.parse()
+                .expect("numbers: PORT [TRICKLING] [IDLE] [REQUESTS]")
+        })
         .collect();
     let port = u16::try_from(*args.first().expect("PORT")).expect("a port");
     let arg = |i: usize, default: u64| args.get(i).copied().unwrap_or(default) as usize;

@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn a_certificate_needs_its_key_and_the_defaults_are_the_documented_ones() {
         assert!(Both::try_parse_from(["wizreg", "--tls-cert", "cert.pem"]).is_err());
-        let edge = Both::try_parse_from(["wizreg"]).expect("defaults").serve.edge;
+        let edge = Both::try_parse_from(["wizreg"])
+            .expect("defaults")
+            .serve
+            .edge;
         assert_eq!(
             (
                 edge.header_read_timeout_secs,

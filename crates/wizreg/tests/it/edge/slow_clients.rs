@@ -89,7 +89,14 @@ async fn serve_school(server: Arc<Served>, school: &'static str, student: &'stat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_slow_and_idle_sockets_neither_stop_two_schools_being_served_nor_outlive_the_timeouts(
 ) {
-    let limit = wizreg::edge::rlimit::raise_open_file_limit();
+    let mut limit = wizreg::edge::rlimit::raise_open_file_limit();
+    if limit < 8_192 {
+        // As root (CI), the hard limit itself may be raised.
+        use nix::sys::resource::{setrlimit, Resource};
+        if setrlimit(Resource::RLIMIT_NOFILE, 8_192, 8_192).is_ok() {
+            limit = 8_192;
+        }
+    }
     assert!(
         limit >= 8_000,
         "this test holds ~3,500 sockets: raise the hard open-file limit (ulimit -Hn 8192 or more)"
