@@ -23,7 +23,7 @@ use self::jwt::JwtVerifier;
 use crate::config::{AuthMode, Config, Secret};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// Why a credential was not accepted.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
             AuthError::Refused(message) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
             }
             AuthError::Unavailable(db) => ApiError::from(db),
             AuthError::Busy => ApiError::unavailable(

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// "No progress reported": the deadline is fixed at the start plus the limit.
 const FIXED: u64 = u64::MAX;
@@ -73,7 +73,7 @@ impl RequestDeadline {
         } else {
             ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!(
                     "the request body did not arrive within {} s",
                     self.0.limit.as_secs()

@@ -13,12 +13,14 @@ use super::admin::AdminToken;
 use super::AppState;
 use crate::metrics::{metrics, ScrapeValues};
 
-/// Prometheus metrics: requests by route, method, status and tenant, pool gauges and timeouts,
-/// per-school limit rejections, and database errors by SQLSTATE class. Needs the admin token
-/// (the operations listener, `WIZREG_OPS_BIND`, serves it without one).
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(("admin_token" = [])),
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
-        (status = 401, body = super::error::ErrorBody)))]
+/// Prometheus metrics
+///
+/// Requests by route, method, status and school, pool gauges and timeouts, per-school limit
+/// rejections, and database errors by SQLSTATE class, in the Prometheus text format. Needs the
+/// admin token (the operations listener, `WIZREG_OPS_BIND`, serves it without one).
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn metrics_text(_admin: AdminToken, state: State<AppState>) -> impl IntoResponse {
     metrics_unguarded(state).await
 }

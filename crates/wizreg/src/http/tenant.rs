@@ -12,7 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, StatusCode};
 use tenancy::{resolve, TenantId, TenantRef};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::limits::TenantSlot;
 use super::AppState;
 use crate::registry::{TenantRecord, TenantStatus};
@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for Tenant {
                 if named.any(|reference| !names(&record, reference)) {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,
-                        "tenant_mismatch",
+                        ErrorCode::TenantMismatch,
                         "the X-Tenant header or host names another school than the credential",
                     ));
                 }

@@ -37,6 +37,7 @@ mod metrics_access;
 mod model;
 mod noisy_neighbours;
 mod observability;
+mod openapi_document;
 mod pgbouncer;
 mod request_logs;
 mod round_trips;

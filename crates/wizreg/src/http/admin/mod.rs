@@ -12,7 +12,7 @@ use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::platform::Platform;
 
@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for AdminToken {
         let Some(expected) = &state.admin_token else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
             ));
         };
@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for AdminToken {
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "a valid admin bearer token is required",
             ))
         }
