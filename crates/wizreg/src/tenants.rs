@@ -4,6 +4,7 @@
 use tenancy::{DbError, Slug, TenantId, TenantRef};
 use tokio_postgres::Client;
 
+use crate::domain::violation::{Constraints, Violation};
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
 
 /// Creates a tenant: one insert, no DDL, so it is as cheap with 10,000 schools as with 10.
@@ -146,3 +147,9 @@ pub async fn delete_row(platform: &Client, id: TenantId) -> Result<bool, DbError
         .await?;
     Ok(deleted == 1)
 }
+
+/// What the tenant table's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[(
+    "tenant_slug_key",
+    Violation::Conflict("a school with this slug exists"),
+)];

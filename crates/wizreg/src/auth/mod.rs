@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use tenancy::{DbError, Tenancy, TenantId};
 use tokio::task::AbortHandle;
 
@@ -23,7 +23,6 @@ use self::jwt::JwtVerifier;
 use crate::config::{AuthMode, Config, Secret};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::error::{ApiError, ErrorCode};
 
 /// Why a credential was not accepted.
 #[derive(Debug)]
@@ -35,20 +34,6 @@ pub enum AuthError {
     /// Too many unverified credentials are being looked up at once: `503` without any
     /// database work (see [`api_keys::LookupLimit`]).
     Busy,
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::Refused(message) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
-            }
-            AuthError::Unavailable(db) => ApiError::from(db),
-            AuthError::Busy => ApiError::unavailable(
-                "too many unknown credentials are being checked at once; try again shortly",
-            ),
-        }
-    }
 }
 
 /// The credential checks this deployment runs.

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::{name_rule, FieldErrors, Input};
+use super::violation::{Constraints, Violation};
 
 /// A house of the calling school.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
@@ -136,3 +137,9 @@ pub fn delete(id: Uuid) -> Query<bool> {
 fn one(rows: Vec<Row>) -> Result<Option<House>, DbError> {
     Ok(rows.first().map(House::from_row))
 }
+
+/// What this module's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[(
+    "house_name_key",
+    Violation::Conflict("this school already has a house with this name"),
+)];

@@ -5,3 +5,4 @@ pub mod houses;
 pub mod input;
 pub mod students;
 pub mod tenants;
+pub mod violation;

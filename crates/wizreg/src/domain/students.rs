@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::{email_rule, name_rule, Field, FieldErrors, Input};
+use super::violation::{Constraints, Violation};
 
 /// A student of the calling school.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
@@ -200,3 +201,18 @@ pub fn delete(id: Uuid) -> Query<bool> {
 fn one(rows: Vec<Row>) -> Result<Option<Student>, DbError> {
     Ok(rows.first().map(Student::from_row))
 }
+
+/// What this module's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[
+    (
+        "student_email_key",
+        Violation::Conflict("a student of this school already has this email"),
+    ),
+    (
+        "student_house_fkey",
+        Violation::Field {
+            field: "house_id",
+            message: "no such house in this school",
+        },
+    ),
+];

@@ -25,7 +25,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::activity::{Activity, ConnectionTimeouts, Tracked};
-use super::deadline::{RequestDeadline, WatchedBody};
+use crate::http::deadline::{RequestDeadline, WatchedBody};
 use crate::http::error::ApiError;
 
 /// How long a connection that ran out of time may finish what it is writing before it is cut.

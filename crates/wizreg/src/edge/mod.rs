@@ -1,9 +1,10 @@
 //! The connection edge: the accept loop in front of the router, owning what `axum::serve`
 //! does not offer — HTTPS with certificate reload ([`tls`]), a cap on open connections with a
-//! `503` beyond it ([`gate`]), head, keep-alive ([`activity`]) and whole-request
-//! ([`deadline`]) timeouts, and the open-file limit ([`rlimit`]). Slow or silent clients are
-//! cut off by these timeouts, and a flood of sockets meets the cap, not the descriptor limit,
-//! so well-behaved clients keep being served.
+//! `503` beyond it ([`gate`]), head and keep-alive timeouts ([`activity`]), a deadline on
+//! every request (enforced inside the router by [`crate::http::deadline`]), and the open-file
+//! limit ([`rlimit`]). Slow or silent clients are cut off by these timeouts, and a flood of
+//! sockets meets the cap, not the descriptor limit, so well-behaved clients keep being served.
+//! Process wiring like `serve.rs`: it depends on `http/`, never the other way.
 //!
 //! Graceful shutdown is `axum::serve`'s: when `shutdown` resolves, the listening socket is
 //! closed at once, every connection is asked to finish (idle ones close, busy ones after their
@@ -11,7 +12,6 @@
 
 pub mod activity;
 pub mod connection;
-pub mod deadline;
 pub mod gate;
 pub mod listeners;
 pub mod rlimit;

@@ -8,11 +8,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tenancy::resolve::ResolveError;
+use tenancy::ResolveError;
 use tenancy::{DbError, DbErrorKind};
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::domain::input::FieldErrors;
+use crate::domain::violation::{self, Violation};
 
 /// What went wrong, for programs. Each code has one usual status: `tenant_required` and
 /// `invalid_request` 400 (`invalid_request` is also 405, 415 and 431), `unauthorized` 401,
@@ -140,6 +142,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
+    /// 409: a request with the same `Idempotency-Key` holds it (or committed a moment ago).
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::conflict(crate::idempotency::KEY_IN_PROGRESS)
+    }
     pub fn unavailable(message: &'static str) -> Self {
         let mut err = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -177,35 +183,50 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Refused(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+            }
+            AuthError::Unavailable(db) => ApiError::from(db),
+            AuthError::Busy => ApiError::unavailable(
+                "too many unknown credentials are being checked at once; try again shortly",
+            ),
+        }
+    }
+}
+
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         Self::invalid_request(err.to_string())
     }
 }
 
+/// The modules whose constraints have a meaning for clients: each says what its own mean.
+const CONSTRAINT_OWNERS: &[violation::Constraints] = &[
+    crate::domain::students::CONSTRAINTS,
+    crate::domain::houses::CONSTRAINTS,
+    crate::tenants::CONSTRAINTS,
+    crate::idempotency::CONSTRAINTS,
+];
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         crate::metrics::metrics().count_db_error(&err);
-        let mut api = match (err.kind(), err.constraint()) {
-            (DbErrorKind::UniqueViolation, Some("student_email_key")) => {
-                Self::conflict("a student of this school already has this email")
-            }
-            (DbErrorKind::UniqueViolation, Some("house_name_key")) => {
-                Self::conflict("this school already has a house with this name")
-            }
-            (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => {
-                Self::conflict("a school with this slug exists")
-            }
-            // Another request with the same Idempotency-Key committed first.
-            (DbErrorKind::UniqueViolation, Some("idempotency_key_pkey")) => {
-                super::idempotency::in_progress()
+        let meaning = err
+            .constraint()
+            .and_then(|name| violation::meaning(CONSTRAINT_OWNERS, name));
+        let mut api = match (err.kind(), meaning) {
+            (DbErrorKind::UniqueViolation, Some(Violation::Conflict(message))) => {
+                Self::conflict(message)
             }
             (DbErrorKind::UniqueViolation, _) => {
                 Self::conflict("this would duplicate an existing record")
             }
-            // The same answer whether the house is missing or another school's.
-            (DbErrorKind::ForeignKeyViolation, Some("student_house_fkey")) => {
-                Self::field("house_id", "no such house in this school")
+            // The same answer whether the referenced row is missing or another school's.
+            (DbErrorKind::ForeignKeyViolation, Some(Violation::Field { field, message })) => {
+                Self::field(field, message)
             }
             (DbErrorKind::InvalidData, _) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

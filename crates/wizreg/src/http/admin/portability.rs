@@ -18,7 +18,7 @@ use tokio_util::io::StreamReader;
 use super::tenants::tenant_ref;
 use super::PlatformAdmin;
 use crate::domain::input::FieldErrors;
-use crate::edge::deadline::RequestDeadline;
+use crate::http::deadline::RequestDeadline;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
 use crate::portability::export::{export as export_tenant, ExportError};

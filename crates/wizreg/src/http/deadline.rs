@@ -1,5 +1,5 @@
 //! The whole-request timeout: from a request's head to its response head, reading the body
-//! included. The accept loop puts a [`RequestDeadline`] in each request's extensions and
+//! included. The accept loop ([`crate::edge`]) puts a [`RequestDeadline`] in each request's extensions and
 //! [`enforce`] (a router layer, inside the request log) answers when it passes:
 //! `408 invalid_request` while the body was still arriving (the client is slow), else
 //! `503 unavailable` (the server is).
