@@ -2,7 +2,7 @@
 //! connections; it never reads or writes school data.
 
 use tenancy::{DbError, Slug, TenantId, TenantRef};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::domain::violation::{Constraints, Violation};
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
@@ -58,7 +58,7 @@ pub async fn seed_demo_if_empty(platform: &Client) -> Result<bool, DbError> {
 
 /// The tenant a reference names.
 pub async fn find(
-    platform: &Client,
+    platform: &impl GenericClient,
     reference: &TenantRef,
 ) -> Result<Option<TenantRecord>, DbError> {
     let row = match reference {
@@ -77,7 +77,7 @@ pub async fn find(
 /// Changes a tenant's status and/or name; `None` if there is no such tenant, or if it would
 /// resume a half-deleted one (see [`is_offboarding`]).
 pub async fn update(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     status: Option<TenantStatus>,
     name: Option<&str>,
@@ -97,7 +97,7 @@ pub async fn update(
 /// Sets (or with `None` clears) a tenant's own statement timeout, which `enter_tenant` applies
 /// to that tenant's transactions only.
 pub async fn set_statement_timeout(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     timeout_ms: Option<i32>,
 ) -> Result<Option<TenantRecord>, DbError> {
@@ -126,7 +126,7 @@ pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, 
 }
 
 /// Whether the tenant is half-deleted (offboarding started and not finished).
-pub async fn is_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+pub async fn is_offboarding(platform: &impl GenericClient, id: TenantId) -> Result<bool, DbError> {
     let row = platform
         .query_opt(
             "select offboarding_since is not null from wizreg.tenant where id = $1",

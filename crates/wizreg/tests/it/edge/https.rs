@@ -22,7 +22,7 @@ fn certificate() -> (String, String, CertificateDer<'static>) {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("a cert");
     (
         made.cert.pem(),
-        made.key_pair.serialize_pem(),
+        made.signing_key.serialize_pem(),
         made.cert.der().clone(),
     )
 }
