@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod database;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod idempotency;

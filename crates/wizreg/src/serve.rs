@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tenancy::Tenancy;
-use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, Secret, ServeArgs};
@@ -48,12 +47,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
         }
     }
     let state = app_state(&config, &database).await?;
-    let listener = TcpListener::bind(args.bind)
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: args.bind,
-            source,
-        })?;
+    let listeners = crate::edge::listeners::Listeners::bind(args.bind, &args.edge).await?;
     tracing::info!(
         addr = %args.bind,
         startup_ms = started.elapsed().as_millis() as u64,
@@ -63,28 +57,26 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     let draining = state.draining.clone();
     let closing = state.clone();
     let drain_deadline = Duration::from_secs(args.shutdown_timeout_secs);
-    let (drain_started, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
-    // On the signal the listener closes at once (new connections are refused), readiness
+    let stop = tokio_util::sync::CancellationToken::new();
+    // On the signal the listeners close at once (new connections are refused), readiness
     // turns 503, and connections end as soon as their in-flight request is answered.
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let stopping = stop.clone();
+    tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(
             deadline_secs = drain_deadline.as_secs(),
             "shutting down: refusing new connections, draining in-flight requests"
         );
         draining.store(true, Ordering::Relaxed);
-        let _ = drain_started.send(());
+        stopping.cancel();
     });
-    let deadline_passed = async move {
-        match drain_started_rx.await {
-            Ok(()) => tokio::time::sleep(drain_deadline).await,
-            Err(_) => std::future::pending().await,
-        }
+    let deadline_passed = async {
+        stop.cancelled().await;
+        tokio::time::sleep(drain_deadline).await;
     };
+    let ops = crate::http::ops::router(state.clone());
     tokio::select! {
-        served = std::future::IntoFuture::into_future(server) => {
-            served.map_err(|source| StartupError::Bind { addr: args.bind, source })?;
-        }
+        () = listeners.serve(router(state), ops, stop.clone()) => {}
         () = deadline_passed => {
             tracing::warn!(
                 deadline_secs = drain_deadline.as_secs(),

@@ -30,6 +30,9 @@ pub enum AuthError {
     Refused(Cow<'static, str>),
     /// The key store could not be reached: `503`, never a 401 that would blame the caller.
     Unavailable(DbError),
+    /// Too many unverified credentials are being looked up at once: `503` without any
+    /// database work (see [`api_keys::LookupLimit`]).
+    Busy,
 }
 
 /// The credential checks this deployment runs.
@@ -59,7 +62,12 @@ impl Authenticator {
         }
         let api_keys = secret.map(|secret| {
             let ttl = Duration::from_secs(config.api_key_cache_ttl_secs);
-            ApiKeys::new(secret, tenancy.clone(), ttl)
+            ApiKeys::new(secret, tenancy.clone(), ttl).with_lookup_limit(
+                config
+                    .unauthenticated_db_concurrency
+                    .unwrap_or(config.pool_size / 4)
+                    .max(1),
+            )
         });
         let listener = match &api_keys {
             Some(keys) if config.auth.accepts_api_keys() => Some(revocations::spawn_listener(

@@ -203,6 +203,9 @@ impl From<AuthError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
             }
             AuthError::Unavailable(db) => ApiError::from(db),
+            AuthError::Busy => ApiError::unavailable(
+                "too many unknown credentials are being checked at once; try again shortly",
+            ),
         }
     }
 }

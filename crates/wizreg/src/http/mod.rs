@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod deadline;
 pub mod error;
 pub mod houses;
 pub mod idempotency;
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_errors::json_errors))
         .layer(middleware::from_fn(limits::reject_oversized_headers))
+        .layer(middleware::from_fn(deadline::enforce))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -68,6 +68,9 @@ pub(super) async fn import(
         operator.admin.clone(),
         State(state.clone()),
         Path(slug.clone()),
+        // The console's own request deadline is not extended per line: a large upload through
+        // the console is bounded by WIZREG_REQUEST_TIMEOUT_SECS (the CLI and API are not).
+        None,
         ndjson,
     );
     let feeding = async move {
