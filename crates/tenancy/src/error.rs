@@ -4,6 +4,7 @@ use std::fmt;
 
 /// What kind of failure happened, which is all a caller may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DbErrorKind {
     /// 23505: a unique key already holds this value.
     UniqueViolation,
@@ -32,6 +33,15 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// What kind of failure it is.
+    ///
+    /// ```
+    /// use tenancy::{DbError, DbErrorKind};
+    ///
+    /// let err = DbError::of_kind(DbErrorKind::UniqueViolation);
+    /// assert_eq!(err.kind(), DbErrorKind::UniqueViolation);
+    /// assert_eq!(err.to_string(), "database error UniqueViolation");
+    /// ```
     pub fn kind(&self) -> DbErrorKind {
         self.kind
     }
@@ -43,9 +53,12 @@ impl DbError {
     pub fn constraint(&self) -> Option<&str> {
         self.constraint.as_deref()
     }
+    /// No connection could be had: the pool timed out or the server is unreachable.
     pub fn unavailable() -> Self {
         Self::of_kind(DbErrorKind::Unavailable)
     }
+    /// An error of `kind` raised by the application itself (no SQLSTATE, no server text), for
+    /// a decoding step that finds a row it cannot use, for example.
     pub fn of_kind(kind: DbErrorKind) -> Self {
         Self {
             kind,

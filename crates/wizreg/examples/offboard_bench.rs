@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use tenancy::build_pool;
 use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
-use tenancy::pool::build_pool;
 use tenancy::{PoolOptions, Slug, Tenancy};
 use tokio::io::BufWriter;
 use tokio_postgres::NoTls;
@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: dir.clone(),
         pg_bin: None,
         ephemeral: false,
+        ..Default::default()
     };
     let cluster = EmbeddedPostgres::start(&options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres};
+use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres, OperatorHints};
 use tokio_postgres::{Client, Config as PgConfig, NoTls};
 
 use crate::config::Config;
@@ -15,6 +15,14 @@ use crate::migrate;
 const DB_NAME: &str = "wizreg";
 pub const RUNTIME_ROLE: &str = "wizreg_app";
 pub const PLATFORM_ROLE: &str = "wizreg_platform";
+
+/// How the embedded launcher's errors name Wizreg's settings.
+const EMBEDDED_HINTS: OperatorHints = OperatorHints {
+    pg_bin: "WIZREG_PG_BIN",
+    data_dir: "WIZREG_DATA_DIR",
+    data_dir_example: "/var/lib/wizreg",
+    use_existing_server: "set DATABASE_URL",
+};
 
 /// The roles a process may connect as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -82,6 +90,7 @@ impl Database {
                     data_dir: config.data_dir.clone(),
                     pg_bin: config.pg_bin.clone(),
                     ephemeral: false,
+                    hints: EMBEDDED_HINTS,
                 };
                 let cluster = match config.citus_workers {
                     None => EmbeddedCluster::Single(EmbeddedPostgres::start(&options)?),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use deadpool::managed::Object;
-use tenancy::pool::{build_pool, ConnectionManager};
+use tenancy::{build_pool, ConnectionManager};
 use tenancy::{DbError, PgPool, PoolOptions, StatementMode};
 
 use crate::database::{Database, Role};

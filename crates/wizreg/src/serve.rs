@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tenancy::pool::build_pool;
+use tenancy::build_pool;
 use tenancy::{PoolOptions, StatementMode, Tenancy};
 use tokio::net::TcpListener;
 

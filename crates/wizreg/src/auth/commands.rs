@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use tenancy::pool::build_pool;
+use tenancy::build_pool;
 use tenancy::{PoolOptions, Tenancy, TenantRef};
 use uuid::Uuid;
 

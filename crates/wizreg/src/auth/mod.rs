@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use tenancy::{DbError, Tenancy, TenantId};
 use tokio::task::AbortHandle;
 
@@ -23,7 +23,6 @@ use self::jwt::JwtVerifier;
 use crate::config::{AuthMode, Config, Secret};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::error::ApiError;
 
 /// Why a credential was not accepted.
 #[derive(Debug)]
@@ -32,17 +31,6 @@ pub enum AuthError {
     Refused(Cow<'static, str>),
     /// The key store could not be reached: `503`, never a 401 that would blame the caller.
     Unavailable(DbError),
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::Refused(message) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-            }
-            AuthError::Unavailable(db) => ApiError::from(db),
-        }
-    }
 }
 
 /// The credential checks this deployment runs.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use tenancy::pool::build_pool;
+use tenancy::build_pool;
 use tenancy::{DbError, DbErrorKind, PoolOptions, Slug, Tenancy, TenantRef};
 use tokio_postgres::Client;
 

@@ -17,7 +17,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tenancy::TenantId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::config::Config;
 
 /// The limits' settings.
@@ -189,7 +189,7 @@ pub async fn reject_oversized_headers(
     if size > MAX_HEADER_BYTES {
         return ApiError::new(
             axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the request headers are larger than 32 KiB",
         )
         .into_response();

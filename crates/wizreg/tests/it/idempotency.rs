@@ -95,7 +95,7 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
 /// A tenant transaction holding `key` for hogwarts, the way a running request does: it ran
 /// the product's own claim (so on Citus the key is held wherever the product holds it).
 async fn hold_key(app: &TestApp, key: &str) -> tenancy::TenantTx {
-    let pool = tenancy::pool::build_pool(
+    let pool = tenancy::build_pool(
         app.database.config(wizreg::database::Role::App),
         tenancy::PoolOptions::default(),
     );

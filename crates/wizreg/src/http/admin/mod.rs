@@ -12,7 +12,7 @@ use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::platform::Platform;
 
@@ -27,7 +27,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         let Some(expected) = &state.admin_token else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
             ));
         };
@@ -44,7 +44,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "a valid admin bearer token is required",
             ))
         }

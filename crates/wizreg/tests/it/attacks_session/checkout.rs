@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use tenancy::pool::build_pool;
+use tenancy::build_pool;
 use tenancy::{PgPool, PoolOptions};
 use tokio_postgres::error::SqlState;
 use wizreg::database::Role;
