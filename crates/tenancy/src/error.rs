@@ -23,13 +23,14 @@ pub enum DbErrorKind {
 }
 
 /// A database failure. Its `Display` names the kind, SQLSTATE and constraint only: never the
-/// server's message, which can quote data.
-#[derive(Debug)]
+/// server's message, which can quote data. Cloning is cheap and keeps everything (a cache
+/// that shares one failure among its waiters hands each the whole error).
+#[derive(Clone, Debug)]
 pub struct DbError {
     kind: DbErrorKind,
     sqlstate: Option<String>,
     constraint: Option<String>,
-    source: Option<tokio_postgres::Error>,
+    source: Option<std::sync::Arc<tokio_postgres::Error>>,
 }
 
 impl DbError {
@@ -97,7 +98,7 @@ impl From<tokio_postgres::Error> for DbError {
                 kind: DbErrorKind::Unavailable,
                 sqlstate: None,
                 constraint: None,
-                source: Some(err),
+                source: Some(std::sync::Arc::new(err)),
             };
         };
         let code = db.code().code();
@@ -122,7 +123,7 @@ impl From<tokio_postgres::Error> for DbError {
                 .constraint()
                 .or_else(|| named_in_message(db.message()))
                 .map(without_shard_suffix),
-            source: Some(err),
+            source: Some(std::sync::Arc::new(err)),
         }
     }
 }

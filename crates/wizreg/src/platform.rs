@@ -27,7 +27,7 @@ impl Platform {
             ..PoolOptions::default()
         };
         Self {
-            pool: build_pool(config, options),
+            pool: build_pool(config, database.tls(Role::Platform), options),
         }
     }
 

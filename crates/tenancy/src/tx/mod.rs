@@ -118,7 +118,7 @@ impl<T: 'static> Query<T> {
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let config: tokio_postgres::Config = "postgresql://app_user@localhost/app".parse()?;
-/// let tenancy = Tenancy::with_convention(build_pool(config, PoolOptions::default()), &Convention::default());
+/// let tenancy = Tenancy::with_convention(build_pool(config, tokio_postgres::NoTls, PoolOptions::default()), &Convention::default());
 /// let acme = TenantId::from_uuid("0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f".parse()?);
 ///
 /// // BEGIN, enter_tenant, the statement and COMMIT: one round trip.

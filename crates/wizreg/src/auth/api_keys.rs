@@ -8,7 +8,8 @@
 //!
 //! Verification caches the *stored hash* per (tenant, key id) for a short time: a hit costs one
 //! HMAC and a constant-time comparison, no database work. Revocation removes the entry at once
-//! in this process and, through [`super::revocations`], in every other one.
+//! in this process and, through [`super::revocations`], in every other one; a lookup that
+//! raced the revocation cannot put the old hash back ([`crate::cache_epochs`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use super::key_store::{self, ApiKeySummary};
 use super::AuthError;
+use crate::cache_epochs::Epochs;
 use crate::config::Secret;
 
 /// What every API key starts with, so people and secret scanners recognise one.
@@ -62,8 +64,15 @@ pub struct ApiKeys {
     tenancy: Tenancy,
     /// (tenant, key id) → the stored hash of a valid key, or `None` for a missing or revoked
     /// one (so a flood of bad keys with one id does not reach the database either).
-    cache: Cache<(TenantId, Uuid), Option<Arc<Hash>>>,
+    cache: Cache<KeyRef, (u64, Option<Arc<Hash>>)>,
+    /// Revocations heard of, so a lookup begun before one is never served.
+    epochs: Arc<Epochs<KeyRef>>,
 }
+
+type KeyRef = (TenantId, Uuid);
+
+/// Cached answers found stale in a row before the lookup skips the cache.
+const STALE_RETRIES: usize = 4;
 
 impl std::fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +92,7 @@ impl ApiKeys {
                 .max_capacity(100_000)
                 .time_to_live(cache_ttl)
                 .build(),
+            epochs: Arc::new(Epochs::new(cache_ttl)),
         }
     }
 
@@ -123,27 +133,49 @@ impl ApiKeys {
 
     /// Drops one key from the verification cache.
     pub async fn forget(&self, tenant: TenantId, id: Uuid) {
+        self.epochs.changed((tenant, id));
         self.cache.invalidate(&(tenant, id)).await;
     }
 
     /// Drops every cached key (when revocation notices may have been missed).
     pub fn forget_all(&self) {
+        self.epochs.changed_all();
         self.cache.invalidate_all();
+    }
+
+    /// The stored hash of key `id` of `tenant` (`None`: unknown or revoked), from the cache
+    /// unless the cached answer's lookup began before a revocation of it was heard of.
+    async fn stored_hash(&self, tenant: TenantId, id: Uuid) -> Result<Option<Arc<Hash>>, DbError> {
+        let load = || {
+            let (tenancy, epoch) = (self.tenancy.clone(), self.epochs.current());
+            async move {
+                let hash = tenancy.run(tenant, key_store::valid_hash(id)).await?;
+                let hash = hash.and_then(|h| Hash::try_from(h).ok()).map(Arc::new);
+                Ok::<_, DbError>((epoch, hash))
+            }
+        };
+        for _ in 0..STALE_RETRIES {
+            let (epoch, hash) = self
+                .cache
+                .try_get_with((tenant, id), load())
+                .await
+                .map_err(|err: Arc<DbError>| DbError::of_kind(err.kind()))?;
+            if self.epochs.is_fresh(epoch, Some(&(tenant, id))) {
+                return Ok(hash);
+            }
+            self.cache.invalidate(&(tenant, id)).await;
+        }
+        Ok(load().await?.1)
     }
 
     /// The tenant a presented key belongs to, if it is one of ours and not revoked.
     pub async fn verify(&self, key: &str) -> Result<TenantId, AuthError> {
         let (tenant, id) =
             parse(key).ok_or(AuthError::Refused("the API key is malformed".into()))?;
-        let tenancy = self.tenancy.clone();
         let stored = self
-            .cache
-            .try_get_with((tenant, id), async move {
-                let hash = tenancy.run(tenant, key_store::valid_hash(id)).await?;
-                Ok::<_, DbError>(hash.and_then(|h| Hash::try_from(h).ok()).map(Arc::new))
-            })
+            .stored_hash(tenant, id)
             .await
-            .map_err(|err: Arc<DbError>| AuthError::Unavailable(DbError::of_kind(err.kind())))?;
+            .map_err(AuthError::Unavailable)?;
         let presented = self.hash(key);
         match stored {
             // Constant time: how much of a guess matched must not show in the response time.

@@ -4,7 +4,6 @@
 //! extractor's job (`http/tenant.rs`).
 
 pub mod api_keys;
-pub mod commands;
 pub mod jwt;
 pub mod key_store;
 pub mod revocations;
@@ -45,16 +44,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// No credential checks and no key management: `WIZREG_AUTH=open` without a key secret.
-    pub fn open() -> Self {
-        Self {
-            mode: AuthMode::Open,
-            api_keys: None,
-            jwt: None,
-            listener: None,
-        }
-    }
-
     /// Builds the checks `config.auth` asks for; starts listening for key revocations when
     /// API keys are accepted.
     pub fn from_config(
@@ -75,6 +64,7 @@ impl Authenticator {
         let listener = match &api_keys {
             Some(keys) if config.auth.accepts_api_keys() => Some(revocations::spawn_listener(
                 database.config(Role::App),
+                database.tls(Role::App),
                 keys.clone(),
             )),
             _ => None,

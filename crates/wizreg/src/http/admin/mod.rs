@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ErrorCode};
+use super::routing::with_trailing_slashes;
 use super::AppState;
 use crate::platform::Platform;
 
@@ -62,7 +63,7 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
 
 /// The admin routes, each also with a trailing slash (as the tenant routes).
 pub fn routes() -> Router<AppState> {
-    [
+    with_trailing_slashes([
         ("/admin/tenants", get(tenants::list).post(tenants::create)),
         (
             "/admin/tenants/{tenant}",
@@ -80,13 +81,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/tenants/{tenant}/api-keys/{key_id}",
             delete(api_keys::revoke),
         ),
-    ]
-    .into_iter()
-    .fold(Router::new(), |router, (path, methods)| {
-        router
-            .route(&format!("{path}/"), methods.clone())
-            .route(path, methods)
-    })
+    ])
 }
 
 #[cfg(test)]

@@ -16,10 +16,14 @@ use crate::harness::{begin_as_tenant, on_both_backends, TestApp};
 fn verified_pool(app: &TestApp) -> PgPool {
     let options = PoolOptions {
         max_size: 1,
-        verify_on_checkout: Some(wizreg::audit::TENANT_SETTING),
+        verify_on_checkout: Some(wizreg::database::TENANT_SETTING),
         ..PoolOptions::default()
     };
-    build_pool(app.database.config(Role::App), options)
+    build_pool(
+        app.database.config(Role::App),
+        app.database.tls(Role::App),
+        options,
+    )
 }
 
 on_both_backends! {
