@@ -16,11 +16,13 @@
 //! - `audit` (feature `audit`, on by default): a read-only check of a live database's catalogue
 //!   for anything that would void isolation;
 //! - `embedded` (feature `embedded`, on by default, Unix only): a private PostgreSQL cluster
-//!   for development and tests;
+//!   for development and tests, or a Citus coordinator with workers;
 //! - `tls` (feature `rustls`, on by default): a rustls connector configured from libpq's
 //!   `sslmode`, `sslrootcert`, `sslcert` and `sslkey`. The pool takes any `tokio-postgres` TLS
 //!   connector (`NoTls`, this one, or another); [`connect`] opens a single connection the same
 //!   way.
+//! - [`set_query_observer`]: every statement tenant transactions send, with its parameters,
+//!   for tests that must prove something of every query (such as single-shard routing).
 //!
 //! The schema side is small: a function `enter_tenant(uuid)` that runs
 //! `SET LOCAL <setting> = …`, and tenant tables with RLS enabled and forced and one policy
@@ -81,4 +83,4 @@ pub use pool::{
     build_pool, CheckoutStats, ConnectionManager, PgConnection, PgPool, PoolOptions, StatementMode,
 };
 pub use resolve::{tenant_from_header, tenant_from_host, ResolveError};
-pub use tx::{PairResult, Query, Tenancy, TenantTx};
+pub use tx::{set_query_observer, PairResult, Query, SentParam, SentQuery, Tenancy, TenantTx};

@@ -2,9 +2,11 @@
 //! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings and the TLS
 //! connector per role (each URL's libpq TLS parameters, read by `tenancy::tls`), and builds
 //! the runtime role's tenant transactions from them in one place (`stack`); the session
-//! settings every runtime connection starts with are in `session`.
+//! settings every runtime connection starts with are in `session`. With
+//! `WIZREG_CITUS_WORKERS` the embedded cluster is a Citus coordinator plus workers, and every
+//! role connects to the coordinator.
 
-use tenancy::embedded::{self, EmbeddedOptions, EmbeddedPostgres, OperatorHints};
+use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres, OperatorHints};
 use tenancy::tls::{PgTls, SslMode, TlsParams};
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config as PgConfig};
@@ -52,10 +54,28 @@ impl Role {
     }
 }
 
+/// The cluster an embedded deployment runs: one PostgreSQL, or a Citus coordinator with its
+/// workers.
+#[derive(Debug)]
+pub enum EmbeddedCluster {
+    Single(EmbeddedPostgres),
+    Citus(EmbeddedCitus),
+}
+
+impl EmbeddedCluster {
+    /// The server clients connect to (the coordinator on Citus).
+    pub fn entry(&self) -> &EmbeddedPostgres {
+        match self {
+            Self::Single(cluster) => cluster,
+            Self::Citus(cluster) => cluster.coordinator(),
+        }
+    }
+}
+
 /// The database a command works against.
 #[derive(Debug)]
 pub struct Database {
-    embedded: Option<EmbeddedPostgres>,
+    embedded: Option<EmbeddedCluster>,
     external: Option<(Endpoint, Endpoint)>,
     /// The connector for sockets that never use TLS (the embedded cluster).
     plain: PgTls,
@@ -68,6 +88,9 @@ impl Database {
     /// Starts (or attaches to) the embedded cluster, or checks the external URLs.
     pub fn open(config: &Config) -> Result<Self, StartupError> {
         match (&config.database_url, &config.admin_database_url) {
+            (Some(_), Some(_)) if config.citus_workers.is_some() => Err(StartupError::Config(
+                "WIZREG_CITUS_WORKERS is for the embedded cluster; with DATABASE_URL, point it at a Citus coordinator whose workers are added (migrate detects Citus)".into(),
+            )),
             (Some(runtime), Some(admin)) => {
                 // The error names the parameter or file, never the URL (it may hold a password).
                 let parse = |name: &str, url: &str| {
@@ -83,7 +106,11 @@ impl Database {
                     ephemeral: false,
                     hints: EMBEDDED_HINTS,
                 };
-                Ok(Self { embedded: Some(EmbeddedPostgres::start(&options)?), external: None, plain: plain() })
+                let cluster = match config.citus_workers {
+                    None => EmbeddedCluster::Single(EmbeddedPostgres::start(&options)?),
+                    Some(workers) => EmbeddedCluster::Citus(EmbeddedCitus::start(&options, workers)?),
+                };
+                Ok(Self { embedded: Some(cluster), external: None, plain: plain() })
             }
             _ => Err(StartupError::Config(
                 "set both DATABASE_URL and WIZREG_ADMIN_DATABASE_URL, or neither (embedded PostgreSQL)".into(),
@@ -118,10 +145,15 @@ impl Database {
         self.embedded.is_some()
     }
 
+    /// The embedded cluster this process started or attached to, if any.
+    pub fn embedded(&self) -> Option<&EmbeddedCluster> {
+        self.embedded.as_ref()
+    }
+
     /// Connection settings for `role`.
     pub fn config(&self, role: Role) -> PgConfig {
         match (&self.embedded, &self.external) {
-            (Some(cluster), _) => cluster.config(role.embedded_user(), DB_NAME),
+            (Some(cluster), _) => cluster.entry().config(role.embedded_user(), DB_NAME),
             (None, Some(((runtime, _), (admin, _)))) => match role {
                 Role::App => runtime.clone(),
                 Role::Admin => admin.clone(),
@@ -160,8 +192,10 @@ impl Database {
 
     /// Creates the embedded database if needed, then applies migrations.
     pub async fn migrate(&self) -> Result<usize, StartupError> {
-        if let Some(cluster) = &self.embedded {
-            create_database_if_missing(cluster).await?;
+        match &self.embedded {
+            Some(EmbeddedCluster::Single(cluster)) => create_database_if_missing(cluster).await?,
+            Some(EmbeddedCluster::Citus(cluster)) => cluster.prepare_database(DB_NAME).await?,
+            None => {}
         }
         let runtime_user = self.runtime_role();
         let mut admin = self.connect(Role::Admin).await?;

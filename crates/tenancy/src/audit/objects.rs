@@ -32,6 +32,9 @@ async fn check_views(
          from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where c.relkind in ('v', 'm') and {USER_SCHEMA}
            and has_table_privilege($1::text::name, c.oid, 'SELECT')
+           -- An extension's own views (Citus's citus_tables, …) read its metadata, not ours.
+           and not exists (select from pg_depend d where d.classid = 'pg_class'::regclass
+                             and d.objid = c.oid and d.deptype = 'e')
          order by 1"
     );
     let rows = client.query(&sql, &[&target.runtime_role]).await?;
