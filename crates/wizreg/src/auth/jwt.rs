@@ -134,7 +134,11 @@ fn refusal(kind: &ErrorKind) -> &'static str {
             "the token lacks a required claim (exp, and iss/aud when configured)"
         }
         ErrorKind::InvalidClaimFormat(_) => "a claim of the token has the wrong type",
-        ErrorKind::Json(_) => "the token's payload must be a JSON object naming each claim once",
+        // A header or payload that does not parse: an unknown `alg` (such as `none`) lands
+        // here as well as a payload naming a claim twice.
+        ErrorKind::Json(_) => {
+            "the token is not a well-formed JWT with a supported algorithm and a payload naming each claim once"
+        }
         _ => "the token is not a well-formed JWT with a supported algorithm",
     }
 }

@@ -17,8 +17,9 @@ pub async fn probed_app() -> (TestApp, Probe) {
             .database_url
             .take()
             .expect("the harness sets a runtime URL");
-        config.database_url =
-            Some(url.replace(&format!("host={cluster_dir}"), &format!("host={probe_dir}")));
+        let probed = url.replace(&format!("host={cluster_dir}"), &format!("host={probe_dir}"));
+        assert_ne!(probed, url, "the runtime URL names the cluster's socket");
+        config.database_url = Some(probed);
         config.pool_size = 1;
     })
     .await;
