@@ -28,6 +28,8 @@ pub fn target(runtime_role: &str) -> AuditTarget {
         tenant_setting: TENANT_SETTING.into(),
         tenant_column: "tenant_id".into(),
         definer_allow_list: DEFINER_ALLOW_LIST.iter().map(|s| (*s).to_owned()).collect(),
+        directory_tables: vec!["wizreg.tenant".into()],
+        enter_function: "wizreg.enter_tenant(uuid)".into(),
     }
 }
 
@@ -68,6 +70,12 @@ pub async fn command(config: Config) -> ExitCode {
                 seen.definer_functions,
                 seen.server_version
             );
+            if let Some(citus) = &seen.citus_version {
+                eprintln!(
+                    "wizreg audit: Citus {citus}: checked the distribution and {} shard placement(s)",
+                    seen.shard_placements
+                );
+            }
             if report.is_clean() {
                 ExitCode::SUCCESS
             } else {
