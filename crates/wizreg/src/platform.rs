@@ -1,5 +1,6 @@
 //! Platform administration's connections. The platform role manages the tenant list; it has
-//! no BYPASSRLS, so it cannot read school data either. Per-tenant work (export, import,
+//! no BYPASSRLS, so it cannot read school data either. On Citus, placing a school's shards
+//! needs the tables' owner: that one-off connection comes from here too. Per-tenant work (export, import,
 //! offboarding) goes through ordinary tenant transactions instead.
 
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use deadpool::managed::Object;
 use tenancy::pool::{build_pool, ConnectionManager};
 use tenancy::{DbError, PgPool, PoolOptions, StatementMode};
+use tokio_postgres::{Client, Config as PgConfig, NoTls};
 
 use crate::database::{Database, Role};
 
@@ -14,6 +16,9 @@ use crate::database::{Database, Role};
 #[derive(Clone, Debug)]
 pub struct Platform {
     pool: PgPool,
+    /// The administrator's settings, for the rare shard operations only (see
+    /// [`Platform::owner_connection`]).
+    owner: PgConfig,
 }
 
 impl Platform {
@@ -26,8 +31,11 @@ impl Platform {
             statement_mode,
             ..PoolOptions::default()
         };
+        let mut owner = database.config(Role::Admin);
+        owner.application_name("wizreg-shards");
         Self {
             pool: build_pool(config, options),
+            owner,
         }
     }
 
@@ -37,6 +45,15 @@ impl Platform {
             deadpool::managed::PoolError::Backend(db) => db,
             _ => DbError::unavailable(),
         })
+    }
+
+    /// A one-off connection as the administrator, for splitting and moving a school's shards
+    /// on Citus ([`crate::shards`]): Citus lets only the tables' owner do that. Not pooled:
+    /// these operations are rare, and no request path should find an owner session lying about.
+    pub async fn owner_connection(&self) -> Result<Client, DbError> {
+        let (client, connection) = self.owner.connect(NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
     }
 
     pub fn close(&self) {
