@@ -300,3 +300,38 @@ pub async fn move_to(
         placement,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NodeAddr;
+
+    #[test]
+    fn a_node_is_a_host_or_socket_directory_and_a_port() {
+        for (raw, host, port) in [
+            ("10.0.0.12:5432", "10.0.0.12", 5432),
+            ("worker-2.internal:6432", "worker-2.internal", 6432),
+            (
+                "/var/run/citus/worker1:5432",
+                "/var/run/citus/worker1",
+                5432,
+            ),
+        ] {
+            let node: NodeAddr = raw.parse().expect(raw);
+            assert_eq!((node.host.as_str(), node.port), (host, port));
+            assert_eq!(node.to_string(), raw);
+        }
+        for bad in [
+            "",
+            "host",
+            ":5432",
+            "host:",
+            "host:0",
+            "host:70000",
+            "a b:1",
+            "h;x:1",
+            "h'x:1",
+        ] {
+            assert!(bad.parse::<NodeAddr>().is_err(), "{bad}");
+        }
+    }
+}

@@ -177,3 +177,57 @@ fn finding(
     };
     Finding::new(kind, object, problem, fix)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> AuditTarget {
+        AuditTarget {
+            schema: "app".into(),
+            runtime_role: "app_user".into(),
+            tenant_setting: "app.tenant".into(),
+            tenant_column: "tenant_id".into(),
+            definer_allow_list: Vec::new(),
+            directory_tables: Vec::new(),
+            enter_function: "app.enter(uuid)".into(),
+        }
+    }
+
+    fn state(json: &str) -> ShardState {
+        serde_json::from_str(json).expect("valid")
+    }
+
+    const GOOD: &str = r#"{"name": "tenant_isolation", "command": "*", "permissive": true,
+        "using": "(tenant_id = (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid)",
+        "check": "(tenant_id = (NULLIF(current_setting('app.tenant'::text, true), ''::text))::uuid)"}"#;
+
+    #[test]
+    fn a_placement_with_rls_forced_and_the_one_policy_has_no_problem() {
+        let good = state(&format!(
+            r#"{{"enabled": true, "forced": true, "policies": [{GOOD}]}}"#
+        ));
+        assert!(placement_problems(&good, &target()).is_empty());
+    }
+
+    #[test]
+    fn each_problem_of_a_placement_is_named_and_a_second_policy_says_what_it_is_there() {
+        let extra = r#"{"name": "guard", "command": "*", "permissive": true, "using": "true", "check": null}"#;
+        let broken = state(&format!(
+            r#"{{"enabled": false, "forced": false, "policies": [{GOOD}, {extra}]}}"#
+        ));
+        assert_eq!(
+            placement_problems(&broken, &target()),
+            vec![
+                (FindingKind::ShardRlsNotEnabled, String::new()),
+                (FindingKind::ShardRlsNotForced, String::new()),
+                (FindingKind::ShardExtraPolicy, "guard (permissive)".into()),
+            ]
+        );
+        let none = state(r#"{"enabled": true, "forced": true, "policies": []}"#);
+        assert_eq!(
+            placement_problems(&none, &target()),
+            vec![(FindingKind::ShardPolicyWrong, String::new())]
+        );
+    }
+}
