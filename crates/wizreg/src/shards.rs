@@ -24,6 +24,8 @@ pub enum ShardError {
     NotCitus,
     #[error("{0} is not an active worker of this cluster")]
     UnknownNode(NodeAddr),
+    #[error("moving shards needs a superuser administrator connection: Citus copies the rows as the connected user, and row level security would hide them from anyone else")]
+    NeedsSuperuser,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -104,9 +106,9 @@ pub struct TenantPlacement {
 pub struct ShardChange {
     /// False when there was nothing to do (already isolated, already on that node).
     pub changed: bool,
-    /// How Citus copied the rows: `force_logical` (reads and writes go on; writes wait only
-    /// for the final switch-over) or `block_writes` (writes wait for the whole copy).
-    #[schema(example = "force_logical")]
+    /// How Citus copied the rows: `block_writes` (reads go on; writes to the school wait
+    /// for the copy). Null when nothing changed.
+    #[schema(example = "block_writes")]
     pub transfer_mode: Option<&'static str>,
     pub placement: TenantPlacement,
 }
@@ -200,23 +202,25 @@ async fn read_placement(owner: &Client, tenant: TenantId) -> Result<TenantPlacem
     })
 }
 
-/// The transfer mode for splits and moves: logical replication (writes keep flowing, paused
-/// only for the final switch-over) when every worker has `wal_level = logical`, else
-/// blocking writes for the whole copy.
-async fn transfer_mode(owner: &Client) -> Result<&'static str, ShardError> {
-    let logical: Option<bool> = owner
+/// How Citus copies shards for a split or a move: writes to the moving shards wait for the
+/// copy, reads go on. Not logical replication (`force_logical`, which would let writes go on
+/// too): its apply worker runs as a non-superuser member of the tables' owner, and on
+/// PostgreSQL 15+ refuses to write into tables with FORCE ROW LEVEL SECURITY ("cannot
+/// replicate into relation with row-level security enabled"), so any write made during the
+/// copy leaves the move waiting for a catch-up that never comes.
+const TRANSFER_MODE: &str = "block_writes";
+
+/// Citus copies shard rows as the connected user. Every tenant table forces RLS, so anyone but
+/// a superuser (or a BYPASSRLS role) would copy them with no tenant set: none of them.
+async fn ensure_sees_every_row(owner: &Client) -> Result<(), ShardError> {
+    let bypasses: bool = owner
         .query_one(
-            "select bool_and(success and result = 'logical')
-             from run_command_on_workers($$select current_setting('wal_level')$$)",
+            "select rolsuper or rolbypassrls from pg_roles where rolname = current_user",
             &[],
         )
         .await?
         .get(0);
-    Ok(if logical == Some(true) {
-        "force_logical"
-    } else {
-        "block_writes"
-    })
+    bypasses.then_some(()).ok_or(ShardError::NeedsSuperuser)
 }
 
 /// Gives `tenant` a shard group of its own (every co-located table, `CASCADE`), on the worker
@@ -231,7 +235,8 @@ pub async fn isolate(owner: &Client, tenant: TenantId) -> Result<ShardChange, Sh
             placement: before,
         });
     }
-    let mode = transfer_mode(owner).await?;
+    ensure_sees_every_row(owner).await?;
+    let mode = TRANSFER_MODE;
     owner
         .execute(
             "select isolate_tenant_to_new_shard($2::text::regclass, $1::uuid, 'CASCADE',
@@ -248,8 +253,7 @@ pub async fn isolate(owner: &Client, tenant: TenantId) -> Result<ShardChange, Sh
 }
 
 /// Moves `tenant`'s shard group (with every school in it: isolate first to move one alone) to
-/// the worker `target`. Reads go on throughout; writes too with logical replication, except
-/// during the final switch-over.
+/// the worker `target`. Reads go on throughout; writes to the group wait for the copy.
 pub async fn move_to(
     owner: &Client,
     tenant: TenantId,
@@ -278,7 +282,8 @@ pub async fn move_to(
             placement: before,
         });
     }
-    let mode = transfer_mode(owner).await?;
+    ensure_sees_every_row(owner).await?;
+    let mode = TRANSFER_MODE;
     owner
         .execute(
             "select citus_move_shard_placement($1, $2, $3, $4, $5,

@@ -32,6 +32,9 @@ impl From<ShardError> for ApiError {
                 "node",
                 "is not an active worker of this cluster (see the school's placement)",
             ),
+            ShardError::NeedsSuperuser => ApiError::conflict(
+                "moving shards needs WIZREG_ADMIN_DATABASE_URL to be a superuser (Citus copies the rows as that user)",
+            ),
             ShardError::Db(db) => db.into(),
         }
     }
