@@ -1,10 +1,11 @@
 //! Where the database is: an embedded cluster in the data directory, or the server named by
 //! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings per role; it
-//! holds no pools itself.
+//! holds no pools itself. With `WIZREG_CITUS_WORKERS` the embedded cluster is a Citus
+//! coordinator plus workers, and every role connects to the coordinator.
 
 use std::str::FromStr;
 
-use tenancy::embedded::{self, EmbeddedOptions, EmbeddedPostgres};
+use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres};
 use tokio_postgres::{Client, Config as PgConfig, NoTls};
 
 use crate::config::Config;
@@ -37,10 +38,28 @@ impl Role {
     }
 }
 
+/// The cluster an embedded deployment runs: one PostgreSQL, or a Citus coordinator with its
+/// workers.
+#[derive(Debug)]
+pub enum EmbeddedCluster {
+    Single(EmbeddedPostgres),
+    Citus(EmbeddedCitus),
+}
+
+impl EmbeddedCluster {
+    /// The server clients connect to (the coordinator on Citus).
+    pub fn entry(&self) -> &EmbeddedPostgres {
+        match self {
+            Self::Single(cluster) => cluster,
+            Self::Citus(cluster) => cluster.coordinator(),
+        }
+    }
+}
+
 /// The database a command works against.
 #[derive(Debug)]
 pub struct Database {
-    embedded: Option<EmbeddedPostgres>,
+    embedded: Option<EmbeddedCluster>,
     external: Option<(PgConfig, PgConfig)>,
 }
 
@@ -48,6 +67,9 @@ impl Database {
     /// Starts (or attaches to) the embedded cluster, or checks the external URLs.
     pub fn open(config: &Config) -> Result<Self, StartupError> {
         match (&config.database_url, &config.admin_database_url) {
+            (Some(_), Some(_)) if config.citus_workers.is_some() => Err(StartupError::Config(
+                "WIZREG_CITUS_WORKERS is for the embedded cluster; with DATABASE_URL, point it at a Citus coordinator whose workers are added (migrate detects Citus)".into(),
+            )),
             (Some(runtime), Some(admin)) => {
                 let parse = |name: &str, url: &str| {
                     PgConfig::from_str(url).map_err(|_| StartupError::Config(format!("{name} is not a valid PostgreSQL URL")))
@@ -61,7 +83,11 @@ impl Database {
                     pg_bin: config.pg_bin.clone(),
                     ephemeral: false,
                 };
-                Ok(Self { embedded: Some(EmbeddedPostgres::start(&options)?), external: None })
+                let cluster = match config.citus_workers {
+                    None => EmbeddedCluster::Single(EmbeddedPostgres::start(&options)?),
+                    Some(workers) => EmbeddedCluster::Citus(EmbeddedCitus::start(&options, workers)?),
+                };
+                Ok(Self { embedded: Some(cluster), external: None })
             }
             _ => Err(StartupError::Config(
                 "set both DATABASE_URL and WIZREG_ADMIN_DATABASE_URL, or neither (embedded PostgreSQL)".into(),
@@ -83,10 +109,15 @@ impl Database {
         self.embedded.is_some()
     }
 
+    /// The embedded cluster this process started or attached to, if any.
+    pub fn embedded(&self) -> Option<&EmbeddedCluster> {
+        self.embedded.as_ref()
+    }
+
     /// Connection settings for `role`.
     pub fn config(&self, role: Role) -> PgConfig {
         match (&self.embedded, &self.external) {
-            (Some(cluster), _) => cluster.config(role.embedded_user(), DB_NAME),
+            (Some(cluster), _) => cluster.entry().config(role.embedded_user(), DB_NAME),
             (None, Some((runtime, admin))) => match role {
                 Role::App => runtime.clone(),
                 Role::Admin => admin.clone(),
@@ -115,8 +146,10 @@ impl Database {
 
     /// Creates the embedded database if needed, then applies migrations.
     pub async fn migrate(&self) -> Result<usize, StartupError> {
-        if let Some(cluster) = &self.embedded {
-            create_database_if_missing(cluster).await?;
+        match &self.embedded {
+            Some(EmbeddedCluster::Single(cluster)) => create_database_if_missing(cluster).await?,
+            Some(EmbeddedCluster::Citus(cluster)) => cluster.prepare_database(DB_NAME).await?,
+            None => {}
         }
         let runtime_user = self
             .config(Role::App)

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod citus;
 pub mod cli;
 pub mod config;
 pub mod database;

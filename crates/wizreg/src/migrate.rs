@@ -1,6 +1,7 @@
 //! Versioned migrations, embedded in the binary and applied in order, each in its own
 //! transaction as the owner role. Safe to run concurrently (an advisory lock serialises
-//! runners) and idempotent.
+//! runners) and idempotent. On a Citus coordinator the distribution step ([`crate::citus`])
+//! follows, every time.
 
 use tokio_postgres::Client;
 
@@ -57,6 +58,10 @@ async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupE
         .batch_execute(BOOTSTRAP)
         .await
         .map_err(fail("bootstrap roles and schema"))?;
+    let citus = crate::citus::is_citus(admin).await?;
+    if citus {
+        crate::citus::prepare_owner(admin).await?;
+    }
     if runtime_user != "wizreg_app" {
         let grant = format!(
             "grant wizreg_app to \"{}\"",
@@ -92,6 +97,12 @@ async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupE
         tx.commit().await.map_err(fail("commit migration"))?;
         tracing::info!(version, name, "applied migration");
         count += 1;
+    }
+    if citus {
+        let done = crate::citus::distribute(admin, runtime_user).await?;
+        if done.reference_created || !done.tables_distributed.is_empty() {
+            tracing::info!(tables = ?done.tables_distributed, "distributed the schema on Citus");
+        }
     }
     Ok(count)
 }

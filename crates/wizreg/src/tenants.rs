@@ -1,10 +1,29 @@
 //! Tenant lifecycle: the platform role's work. This module (and only it) holds platform
 //! connections; it never reads or writes school data.
+//!
+//! Every change is announced on [`CHANNEL`] by a statement of its own, sent from this
+//! connection after the change, so every server forgets the school at once. On one PostgreSQL
+//! the tenant table's trigger announces it as well (in the change's own transaction); on Citus
+//! that trigger cannot exist (it would fire on the workers, where no one listens), and a
+//! statement with no table in it runs on the coordinator, where the servers listen.
 
 use tenancy::{DbError, Slug, TenantId, TenantRef};
 use tokio_postgres::Client;
 
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
+use crate::tenant_events::CHANNEL;
+
+/// Tells every server that tenant `id` changed (delivered when this connection's transaction
+/// commits: at once outside a transaction).
+async fn announce(platform: &Client, id: TenantId) -> Result<(), DbError> {
+    platform
+        .execute(
+            "select pg_notify($1, $2)",
+            &[&CHANNEL, &id.as_uuid().to_string()],
+        )
+        .await?;
+    Ok(())
+}
 
 /// Creates a tenant: one insert, no DDL, so it is as cheap with 10,000 schools as with 10.
 pub async fn create(platform: &Client, slug: &Slug, name: &str) -> Result<TenantRecord, DbError> {
@@ -26,6 +45,7 @@ pub async fn create_with_id(
     let row = platform
         .query_one(&sql, &[&id.as_uuid(), &slug.as_str(), &name])
         .await?;
+    announce(platform, id).await?;
     TenantRecord::from_row(&row)
 }
 
@@ -90,6 +110,9 @@ pub async fn update(
     let row = platform
         .query_opt(&sql, &[&id.as_uuid(), &status, &name])
         .await?;
+    if row.is_some() {
+        announce(platform, id).await?;
+    }
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
 
@@ -107,6 +130,9 @@ pub async fn set_statement_timeout(
     let row = platform
         .query_opt(&sql, &[&id.as_uuid(), &timeout_ms])
         .await?;
+    if row.is_some() {
+        announce(platform, id).await?;
+    }
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
 
@@ -121,6 +147,9 @@ pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, 
             &[&id.as_uuid()],
         )
         .await?;
+    if changed == 1 {
+        announce(platform, id).await?;
+    }
     Ok(changed == 1)
 }
 
@@ -144,5 +173,8 @@ pub async fn delete_row(platform: &Client, id: TenantId) -> Result<bool, DbError
             &[&id.as_uuid()],
         )
         .await?;
+    if deleted == 1 {
+        announce(platform, id).await?;
+    }
     Ok(deleted == 1)
 }

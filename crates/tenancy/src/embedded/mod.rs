@@ -1,11 +1,13 @@
 //! A private PostgreSQL cluster for development and tests: finds the server binaries, creates
 //! or reuses a data directory, runs the server on a Unix socket with no TCP port, and stops it.
+//! [`EmbeddedCitus`] runs several of them as one Citus cluster (`citus.rs`).
 //!
 //! `initdb` and `postgres` refuse to run as root, so as root the server runs as the `postgres`
 //! OS user. The server gets its own process group (a terminal's Ctrl-C reaches only us, so we
 //! can drain requests before stopping it) and a parent-death signal (if we are killed, it shuts
 //! down fast instead of living on as an orphan).
 
+mod citus;
 mod discover;
 mod process;
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub use citus::EmbeddedCitus;
 pub use discover::find_binaries;
 use discover::{private_dir, reachable_by_others, server_account};
 use process::init_cluster;
@@ -55,6 +58,13 @@ pub enum EmbeddedError {
     InitDb(PathBuf),
     #[error("PostgreSQL did not become ready; its log is {0}")]
     NotReady(PathBuf),
+    #[error("Citus is not installed for the PostgreSQL in {0} (no citus.so in its library directory): install Citus 13 for PostgreSQL 15 from the Citus project's packages (https://docs.citusdata.com), or run ../shared/citus/install.sh from a checkout of this project")]
+    CitusNotInstalled(PathBuf),
+    #[error("setting up Citus in database {dbname}: {source}")]
+    Citus {
+        dbname: String,
+        source: tokio_postgres::Error,
+    },
 }
 
 fn io_err<'a>(
@@ -83,6 +93,15 @@ impl EmbeddedPostgres {
     /// Call it from a thread that lives as long as the cluster should: the server's
     /// parent-death signal fires when the spawning thread ends.
     pub fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        Self::start_with(options, &[])
+    }
+
+    /// Like [`EmbeddedPostgres::start`], with extra server settings (`name=value`, passed as
+    /// `-c` options on every start, so they are not written into the cluster's files).
+    pub fn start_with(
+        options: &EmbeddedOptions,
+        settings: &[String],
+    ) -> Result<Self, EmbeddedError> {
         let bin = find_binaries(options.pg_bin.as_deref())?;
         let account = server_account()?;
         fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
@@ -115,7 +134,7 @@ impl EmbeddedPostgres {
         if !pgdata.join("PG_VERSION").exists() {
             init_cluster(&bin, &data_dir, account)?;
         }
-        this.spawn_server(&bin, account, options.ephemeral)
+        this.spawn_server(&bin, account, options.ephemeral, settings)
     }
 
     /// The directory holding the server's socket (a libpq `host`).

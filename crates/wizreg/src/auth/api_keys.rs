@@ -116,7 +116,7 @@ impl ApiKeys {
 
     /// Revokes a key of `tenant`; whether it exists. Other processes hear of it by NOTIFY.
     pub async fn revoke(&self, tenant: TenantId, id: Uuid) -> Result<bool, DbError> {
-        let found = self.tenancy.run(tenant, key_store::revoke(id)).await?;
+        let found = key_store::revoke(&self.tenancy, tenant, id).await?;
         self.forget(tenant, id).await;
         Ok(found)
     }

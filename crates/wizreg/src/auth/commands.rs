@@ -117,8 +117,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
                     .map_err(|e| fail(format!("could not list schools ({e})")))?,
             };
             for school in candidates {
-                let revoked = tenancy
-                    .run(school.id, key_store::revoke(id))
+                let revoked = key_store::revoke(&tenancy, school.id, id)
                     .await
                     .map_err(|e| fail(format!("could not revoke the key ({e})")))?;
                 if revoked {

@@ -51,6 +51,17 @@ pub struct Config {
     #[arg(long, env = "WIZREG_PG_BIN", global = true)]
     pub pg_bin: Option<PathBuf>,
 
+    /// Run the embedded database as a Citus cluster: a coordinator plus this many workers
+    /// (under `<data dir>/workers/`), schools distributed by tenant. Unset: one PostgreSQL.
+    /// With DATABASE_URL, point it at a Citus coordinator instead (migrate detects Citus).
+    #[arg(
+        long,
+        env = "WIZREG_CITUS_WORKERS",
+        global = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64)
+    )]
+    pub citus_workers: Option<usize>,
+
     /// Tenants are found at `<slug>.<base domain>`.
     #[arg(
         long,

@@ -18,6 +18,7 @@ mod auth_jwt_keys;
 mod auth_key_routes;
 mod auth_revocation;
 mod bad_input;
+mod citus_embedded;
 mod concurrency;
 mod contract_http;
 mod db_outage;
