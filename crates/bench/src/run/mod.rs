@@ -13,6 +13,7 @@ use crate::report::Row;
 use crate::server::{Launch, Server};
 use crate::Args;
 
+pub mod citus;
 mod creation;
 mod round_trips;
 

@@ -38,6 +38,7 @@ mod observability;
 mod pgbouncer;
 mod request_logs;
 mod round_trips;
+mod shard_ops;
 mod students;
 mod tenant_cli;
 mod tenant_lifecycle;
