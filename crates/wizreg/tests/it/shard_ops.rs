@@ -325,3 +325,56 @@ async fn the_cli_shows_isolates_and_moves_a_school() {
     let now: Vec<&str> = moved.lines().next().expect("a line").split('\t').collect();
     assert_eq!(now[3], to, "{moved}");
 }
+
+#[tokio::test]
+async fn isolate_and_move_refuse_an_administrator_that_is_only_a_member_of_the_owner() {
+    // Citus copies shard rows as the connected user; with FORCE ROW LEVEL SECURITY a
+    // non-superuser copies none of them, and the move would "succeed" with the rows gone.
+    let app = TestApp::on(Backend::Citus).await;
+    let hogwarts = students(&app, "hogwarts", 3).await;
+    let role = format!("shards_{}", app.dbname);
+    app.privileged()
+        .await
+        .batch_execute(&format!("create role {role} login in role wizreg_owner"))
+        .await
+        .expect("create the role");
+    let (owner, connection) = tokio_postgres::Config::new()
+        .host_path(app.backend.socket())
+        .port(5432)
+        .user(&role)
+        .dbname(&app.dbname)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect as the owner's member");
+    tokio::spawn(connection);
+    let from = app
+        .get("/admin/tenants/hogwarts/placement")
+        .admin()
+        .send()
+        .await;
+    let from = nodes(&from.body)[0].clone();
+    let to = workers(&app)
+        .await
+        .into_iter()
+        .find(|w| *w != from)
+        .expect("another worker");
+    let to: wizreg::shards::NodeAddr = to.parse().expect("host:port");
+    let isolated = wizreg::shards::isolate(&owner, app.hogwarts.id).await;
+    assert!(
+        matches!(isolated, Err(wizreg::shards::ShardError::NeedsSuperuser)),
+        "{isolated:?}"
+    );
+    let moved = wizreg::shards::move_to(&owner, app.hogwarts.id, &to).await;
+    assert!(
+        matches!(moved, Err(wizreg::shards::ShardError::NeedsSuperuser)),
+        "{moved:?}"
+    );
+    // Reading where the school is needs no such right.
+    assert!(wizreg::shards::placement(&owner, app.hogwarts.id)
+        .await
+        .is_ok());
+    assert_eq!(
+        listed(&app, "hogwarts", &app.hogwarts.id.to_string()).await,
+        hogwarts
+    );
+}
