@@ -55,6 +55,26 @@ pub async fn prepare_owner(admin: &Client) -> Result<(), StartupError> {
         .map_err(|e| StartupError::database("let the owner role reach the workers", e))
 }
 
+/// Before anything else: our roles, when they are older than the extension (a single-node
+/// deployment turned into a coordinator), exist on the coordinator only, and Citus propagates
+/// only roles created after it. Every DDL statement naming them would then fail on the
+/// workers, and no session could log in there as them, so they are created on the workers
+/// (with the same login attribute; membership and settings follow through Citus from then on).
+pub async fn roles_on_workers(admin: &Client, runtime_user: &str) -> Result<(), StartupError> {
+    admin
+        .execute(
+            "select run_command_on_workers(format(
+               'do $r$ begin if not exists (select from pg_roles where rolname = %L) then create role %I %s; end if; end $r$',
+               rolname, rolname, case when rolcanlogin then 'login' else 'nologin' end))
+             from pg_roles
+             where rolname in ('wizreg_owner', 'wizreg_app', 'wizreg_platform', $1)",
+            &[&runtime_user],
+        )
+        .await
+        .map_err(|e| StartupError::database("create the roles on the workers", e))?;
+    Ok(())
+}
+
 /// Every table of the schema with a `tenant_id` column.
 const TENANT_TABLES: &str = "select c.oid::regclass::text from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
@@ -122,8 +142,28 @@ pub async fn distribute(
         .collect();
     if !pending.is_empty() {
         distribute_tables(&tx, &tables, &pending, &placed).await?;
-        done.tables_distributed = pending;
     }
+    // Distributing a populated table copies its rows to the shards and leaves the originals
+    // hidden in the coordinator's own table: drop them.
+    let mut copied = pending.clone();
+    if done.reference_created {
+        copied.push("wizreg.tenant".to_owned());
+    }
+    for table in &copied {
+        tx.execute(
+            "select truncate_local_data_after_distributing_table($1::text::regclass)",
+            &[table],
+        )
+        .await
+        .map_err(fail("drop the local copy of distributed data"))?;
+    }
+    done.tables_distributed = pending;
+    // Tables carry their grants to their shards, but the schema reached the workers as a
+    // bare dependency when its first table was distributed: grants made on it before the
+    // workers were there (a single-node deployment turned coordinator) must be given again.
+    tx.batch_execute("grant usage on schema wizreg to wizreg_app, wizreg_platform")
+        .await
+        .map_err(fail("grant the schema on the workers"))?;
     set_propagation(&tx, runtime_user).await?;
     let current = tx
         .query_opt(

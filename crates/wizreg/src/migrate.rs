@@ -54,11 +54,14 @@ pub async fn run(admin: &mut Client, runtime_user: &str) -> Result<usize, Startu
 
 async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
+    let citus = crate::citus::is_citus(admin).await?;
+    if citus {
+        crate::citus::roles_on_workers(admin, runtime_user).await?;
+    }
     admin
         .batch_execute(BOOTSTRAP)
         .await
         .map_err(fail("bootstrap roles and schema"))?;
-    let citus = crate::citus::is_citus(admin).await?;
     if citus {
         crate::citus::prepare_owner(admin).await?;
     }

@@ -137,12 +137,13 @@ pub async fn set_statement_timeout(
 }
 
 /// First step of offboarding: suspends the tenant and marks it as being deleted (kept from an
-/// earlier, interrupted attempt). `false` if there is no such tenant.
+/// earlier, interrupted attempt: `least` ignores a null, and Citus refuses `now()` inside
+/// `coalesce` in a modification). `false` if there is no such tenant.
 pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
     let changed = platform
         .execute(
             "update wizreg.tenant set status = 'suspended',
-               offboarding_since = coalesce(offboarding_since, now()), updated_at = now()
+               offboarding_since = least(offboarding_since, now()), updated_at = now()
              where id = $1",
             &[&id.as_uuid()],
         )

@@ -12,9 +12,11 @@
 //! This module holds [`Query`] and [`Tenancy`]; [`TenantTx`] and its pipeline live in
 //! `transaction`, and streaming a large result in `stream`.
 
+pub mod observe;
 mod stream;
 mod transaction;
 
+pub use observe::{set_query_observer, SentParam, SentQuery};
 pub use transaction::{PairResult, TenantTx};
 
 use std::fmt;
@@ -181,6 +183,7 @@ impl Tenancy {
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
         conn.prepare(sql, &types).await?;
         let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        observe::sent(None, sql, params);
         Ok(conn.query(sql, params, &untyped).await?)
     }
 

@@ -164,6 +164,7 @@ impl TenantTx {
                     .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
             );
             let untyped: Vec<&(dyn ToSql + Sync)> = typed.iter().map(|(v, _)| *v).collect();
+            super::observe::sent(Some(self.tenant), sql, &typed);
             (sql, typed, untyped)
         });
 

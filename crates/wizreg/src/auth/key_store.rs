@@ -113,7 +113,9 @@ pub async fn revoke(tenancy: &Tenancy, tenant: TenantId, id: Uuid) -> Result<boo
 
 fn mark_revoked(id: Uuid) -> Query<bool> {
     Query::new(
-        "update wizreg.api_key set revoked_at = coalesce(revoked_at, now())
+        // least() keeps the first revocation time like coalesce(revoked_at, now()) would;
+        // Citus refuses a non-immutable function inside COALESCE or CASE in a modification.
+        "update wizreg.api_key set revoked_at = least(revoked_at, now())
          where tenant_id = $1 and id = $2 returning id",
     )
     .bind(id, Type::UUID)

@@ -19,6 +19,8 @@ mod auth_key_routes;
 mod auth_revocation;
 mod bad_input;
 mod citus_embedded;
+mod citus_failures;
+mod citus_routing;
 mod concurrency;
 mod contract_http;
 mod db_outage;

@@ -9,7 +9,7 @@ pub use load::{run_load, Figures};
 
 use wizreg::config::Config;
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 
 pub const SCHOOLS: usize = 20;
 pub const REQUESTS: usize = 5_000;
@@ -65,11 +65,11 @@ pub fn assert_isolated(label: &str, figures: &Figures) {
     );
 }
 
+on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_thousand_requests_from_twenty_schools_through_two_connections_with_cancellations_never_cross_schools(
-) {
+async fn five_thousand_requests_from_twenty_schools_through_two_connections_with_cancellations_never_cross_schools(backend) {
     let mut config = None;
-    let app = TestApp::with_config(|c| {
+    let app = TestApp::with_config_on(backend, |c| {
         load_config(c);
         config = Some(c.clone());
     })
@@ -80,4 +80,5 @@ async fn five_thousand_requests_from_twenty_schools_through_two_connections_with
         .expect("state");
     let figures = run_load(&app, state, 4).await;
     assert_isolated("direct", &figures);
+}
 }
