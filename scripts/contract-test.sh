@@ -20,28 +20,9 @@ if ! "$venv/bin/st" --version >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet 'schemathesis>=4.32,<5'
 fi
 
-cargo build --quiet --locked -p wizreg --bin wizreg
-bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/wizreg"
-
-work="$(mktemp -d /tmp/wizreg-contract-XXXXXX)"
-chmod 0711 "$work" # the embedded server may run as the postgres OS user
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-env -u DATABASE_URL -u WIZREG_ADMIN_DATABASE_URL -u WIZREG_AUTH WIZREG_DATA_DIR="$work/data" \
-  "$bin" serve --bind "127.0.0.1:$port" 2>"$work/server.log" &
-server=$!
-stop() {
-  kill -TERM "$server" 2>/dev/null && wait "$server" || true
-  rm -rf "$work"
-}
-trap stop EXIT
-
-for _ in $(seq 1 600); do
-  curl --silent --fail "$base/healthz" >/dev/null && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.2
-done
-admin_token="$(cat "$work/data/admin-token")"
+# shellcheck source=scripts/lib/live-server.sh
+. scripts/lib/live-server.sh
+live_server_start
 
 # Seed: hogwarts and castelobruxo exist (first start); give hogwarts a house and a student.
 json=(--silent --fail --header 'Content-Type: application/json' --header 'X-Tenant: hogwarts')
@@ -67,9 +48,5 @@ echo "contract-test: platform administration routes on a real school (castelobru
 printf '[parameters]\n"path.tenant" = "castelobruxo"\n' >"$work/real-school.toml"
 st --config-file "$work/real-school.toml" run "$base/openapi.json" --url "$base" "${common[@]}" \
   --include-path-regex '^/admin/tenants/\{tenant\}' --header "Authorization: Bearer $admin_token" || status=$?
-if grep -q '"level":"ERROR"\|ERROR' "$work/server.log"; then
-  echo "contract-test: the server logged errors:"
-  grep 'ERROR' "$work/server.log" | head -20
-  status=1
-fi
+live_server_check_log contract-test || status=1
 exit "$status"

@@ -1,7 +1,7 @@
 """Schemathesis hooks for scripts/contract-test.sh.
 
 The tenant import takes NDJSON (one JSON record a line), which schemathesis has no serializer
-for; its schema is a plain string, so it is sent as text.
+for; its schema is a binary string, so it is sent as text.
 """
 
 import schemathesis

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use axum::extract::FromRequestParts;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wizreg::domain::houses::HouseName;
+use wizreg::domain::houses::{HousePatch, NewHouse};
 use wizreg::domain::input::Input;
 use wizreg::domain::students::{NewStudent, StudentPatch};
 use wizreg::http::body::ListParams;
@@ -28,8 +28,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = wizreg::idempotency::fingerprint("POST", "/students", &object);
         let _ = NewStudent::parse(Input::new(object.clone()));
         let _ = StudentPatch::parse(Input::new(object.clone()));
-        let _ = HouseName::parse(Input::new(object.clone()), true);
-        let _ = HouseName::parse(Input::new(object), false);
+        let _ = NewHouse::parse(Input::new(object.clone()));
+        let _ = HousePatch::parse(Input::new(object));
     }
     let query = String::from_utf8_lossy(data);
     if let Ok(request) = axum::http::Request::builder()

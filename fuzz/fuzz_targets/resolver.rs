@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tenancy::resolve::{from_host, from_tenant_header};
+use tenancy::{tenant_from_header, tenant_from_host};
 use tenancy::{Slug, TenantRef};
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         None => (&b"localhost"[..], data),
     };
     let base = String::from_utf8_lossy(base);
-    for resolved in [from_tenant_header(header).ok(), from_host(header, &base).ok().flatten()] {
+    for resolved in [tenant_from_header(header).ok(), tenant_from_host(header, &base).ok().flatten()] {
         if let Some(TenantRef::Slug(slug)) = resolved {
             assert!(Slug::parse(slug.as_str()).is_ok(), "accepted a non-slug: {slug:?}");
         }

@@ -37,6 +37,7 @@ impl Cluster {
             data_dir: data_dir.to_owned(),
             pg_bin: None,
             ephemeral: false,
+            ..Default::default()
         };
         let bin = embedded::find_binaries(None).map_err(|e| e.to_string())?;
         let mut server = EmbeddedPostgres::start(&options).map_err(|e| e.to_string())?;

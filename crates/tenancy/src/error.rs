@@ -4,6 +4,7 @@ use std::fmt;
 
 /// What kind of failure happened, which is all a caller may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DbErrorKind {
     /// 23505: a unique key already holds this value.
     UniqueViolation,
@@ -22,16 +23,26 @@ pub enum DbErrorKind {
 }
 
 /// A database failure. Its `Display` names the kind, SQLSTATE and constraint only: never the
-/// server's message, which can quote data.
-#[derive(Debug)]
+/// server's message, which can quote data. Cloning is cheap and keeps everything (a cache
+/// that shares one failure among its waiters hands each the whole error).
+#[derive(Clone, Debug)]
 pub struct DbError {
     kind: DbErrorKind,
     sqlstate: Option<String>,
     constraint: Option<String>,
-    source: Option<tokio_postgres::Error>,
+    source: Option<std::sync::Arc<tokio_postgres::Error>>,
 }
 
 impl DbError {
+    /// What kind of failure it is.
+    ///
+    /// ```
+    /// use tenancy::{DbError, DbErrorKind};
+    ///
+    /// let err = DbError::of_kind(DbErrorKind::UniqueViolation);
+    /// assert_eq!(err.kind(), DbErrorKind::UniqueViolation);
+    /// assert_eq!(err.to_string(), "database error UniqueViolation");
+    /// ```
     pub fn kind(&self) -> DbErrorKind {
         self.kind
     }
@@ -43,9 +54,12 @@ impl DbError {
     pub fn constraint(&self) -> Option<&str> {
         self.constraint.as_deref()
     }
+    /// No connection could be had: the pool timed out or the server is unreachable.
     pub fn unavailable() -> Self {
         Self::of_kind(DbErrorKind::Unavailable)
     }
+    /// An error of `kind` raised by the application itself (no SQLSTATE, no server text), for
+    /// a decoding step that finds a row it cannot use, for example.
     pub fn of_kind(kind: DbErrorKind) -> Self {
         Self {
             kind,
@@ -84,7 +98,7 @@ impl From<tokio_postgres::Error> for DbError {
                 kind: DbErrorKind::Unavailable,
                 sqlstate: None,
                 constraint: None,
-                source: Some(err),
+                source: Some(std::sync::Arc::new(err)),
             };
         };
         let code = db.code().code();
@@ -109,7 +123,7 @@ impl From<tokio_postgres::Error> for DbError {
                 .constraint()
                 .or_else(|| named_in_message(db.message()))
                 .map(without_shard_suffix),
-            source: Some(err),
+            source: Some(std::sync::Arc::new(err)),
         }
     }
 }

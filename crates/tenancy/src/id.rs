@@ -7,6 +7,14 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 /// The identity of a tenant: the only value that ever reaches `enter_tenant`.
+///
+/// ```
+/// use tenancy::TenantId;
+///
+/// let id = TenantId::new_v7();
+/// assert_eq!(TenantId::from_uuid(id.as_uuid()), id);
+/// assert_eq!(id.to_string().len(), 36);
+/// ```
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -14,12 +22,15 @@ use uuid::Uuid;
 pub struct TenantId(Uuid);
 
 impl TenantId {
+    /// A new id, time-ordered (UUIDv7), for a tenant being created.
     pub fn new_v7() -> Self {
         Self(Uuid::now_v7())
     }
+    /// The id a tenant already has, such as one read from the tenant directory.
     pub fn from_uuid(id: Uuid) -> Self {
         Self(id)
     }
+    /// The UUID, to bind as a query parameter.
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
@@ -32,10 +43,21 @@ impl fmt::Display for TenantId {
 }
 
 /// A tenant's human name in URLs and hostnames: one DNS label, lower case.
+///
+/// ```
+/// use tenancy::Slug;
+///
+/// let slug = Slug::parse("Acme-Corp")?;
+/// assert_eq!(slug.as_str(), "acme-corp");
+/// assert!(Slug::parse("-acme").is_err());
+/// assert!(Slug::parse("acme.corp").is_err());
+/// # Ok::<(), tenancy::SlugError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct Slug(String);
 
+/// The text is not a slug: 1 to 63 of `a-z`, `0-9` and `-`, not starting or ending with `-`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a slug is 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
 pub struct SlugError;
@@ -56,6 +78,7 @@ impl Slug {
             Err(SlugError)
         }
     }
+    /// The slug's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -74,10 +97,23 @@ impl<'de> serde::Deserialize<'de> for Slug {
     }
 }
 
-/// How a request names its tenant before the registry has resolved it.
+/// How a request names its tenant before it is looked up: by id or by slug. Only an id can
+/// enter a tenant, so a slug must be resolved (by the service's own directory) first.
+///
+/// ```
+/// use tenancy::TenantRef;
+///
+/// let by_id: TenantRef = "0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f".parse()?;
+/// assert!(matches!(by_id, TenantRef::Id(_)));
+/// let by_slug: TenantRef = "acme".parse()?;
+/// assert!(matches!(by_slug, TenantRef::Slug(_)));
+/// # Ok::<(), tenancy::SlugError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TenantRef {
+    /// A hyphenated UUID.
     Id(TenantId),
+    /// Anything else that is a valid slug.
     Slug(Slug),
 }
 
@@ -112,7 +148,7 @@ mod tests {
 
     #[test]
     fn slugs_follow_the_dns_label_rule() {
-        assert_eq!(Slug::parse("Hogwarts").map(|s| s.0), Ok("hogwarts".into()));
+        assert_eq!(Slug::parse("Acme").map(|s| s.0), Ok("acme".into()));
         assert!(Slug::parse("a").is_ok());
         assert!(Slug::parse(&"a".repeat(63)).is_ok());
         for bad in [

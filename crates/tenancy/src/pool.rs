@@ -2,7 +2,7 @@
 //! connection that is still inside a transaction is never handed to the next request.
 //!
 //! The second promise has two layers. [`crate::TenantTx`] rolls back before it lets a
-//! connection go, even when its future is dropped mid-flight; and [`ConnectionManager::recycle`]
+//! connection go, even when its future is dropped mid-flight; and `ConnectionManager::recycle`
 //! is the backstop: a connection whose `in_transaction` flag is still set is thrown away rather
 //! than reused. With [`PoolOptions::verify_on_checkout`], every new or reused connection is
 //! also checked by the server itself: idle, no tenant set, no advisory lock ([`CheckoutStats`]).
@@ -27,6 +27,7 @@ use crate::error::DbError;
 
 /// How statements reach the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum StatementMode {
     /// Named statements, prepared once per connection and reused: the fastest.
     #[default]
@@ -40,9 +41,11 @@ pub enum StatementMode {
 /// Pool sizing and behaviour.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolOptions {
+    /// The most connections the pool holds.
     pub max_size: usize,
     /// How long a request may wait for a connection before it is told to retry.
     pub acquire_timeout: Duration,
+    /// Prepared (named) statements, or unnamed ones for a transaction pooler.
     pub statement_mode: StatementMode,
     /// The tenant setting's name, to have the server confirm for every new connection and at
     /// every reuse that no transaction is open, the setting is unset and no advisory lock is
@@ -77,6 +80,7 @@ impl Default for PoolOptions {
     }
 }
 
+/// A pool of connections for one role (the runtime role, for a [`crate::Tenancy`]).
 pub type PgPool = managed::Pool<ConnectionManager>;
 
 /// Builds a pool for one role's connection settings.

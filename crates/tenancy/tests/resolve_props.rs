@@ -3,7 +3,7 @@
 //! slug or UUID ever resolves.
 
 use proptest::prelude::*;
-use tenancy::resolve::{from_host, from_tenant_header};
+use tenancy::{tenant_from_header, tenant_from_host};
 use tenancy::{Slug, TenantRef};
 
 /// Valid slugs: a DNS label of lower-case letters, digits and inner hyphens.
@@ -26,8 +26,8 @@ proptest! {
         raw in proptest::collection::vec(any::<u8>(), 0..300),
         base in base_domain(),
     ) {
-        let _ = from_tenant_header(&raw);
-        let _ = from_host(&raw, &base);
+        let _ = tenant_from_header(&raw);
+        let _ = tenant_from_host(&raw, &base);
     }
 
     #[test]
@@ -35,8 +35,8 @@ proptest! {
         raw in "[A-Za-z0-9.:\\[\\]_ -]{0,80}",
         base in base_domain(),
     ) {
-        let _ = from_tenant_header(raw.as_bytes());
-        let _ = from_host(raw.as_bytes(), &base);
+        let _ = tenant_from_header(raw.as_bytes());
+        let _ = tenant_from_host(raw.as_bytes(), &base);
     }
 
     #[test]
@@ -59,14 +59,14 @@ proptest! {
             host.push_str(&format!(":{port}"));
         }
         prop_assert_eq!(
-            from_host(host.as_bytes(), &base),
+            tenant_from_host(host.as_bytes(), &base),
             Ok(Some(TenantRef::Slug(expected.clone())))
         );
         let header = if upper { slug.to_ascii_uppercase() } else { slug.clone() };
         // A 36-character slug that is also a UUID is read as the UUID, by design.
         if uuid::Uuid::parse_str(&slug).is_err() {
             prop_assert_eq!(
-                from_tenant_header(header.as_bytes()),
+                tenant_from_header(header.as_bytes()),
                 Ok(TenantRef::Slug(expected.clone()))
             );
         }
@@ -75,11 +75,11 @@ proptest! {
 
     #[test]
     fn whatever_resolves_is_a_valid_slug_or_a_uuid(raw in "\\PC{0,70}") {
-        if let Ok(TenantRef::Slug(slug)) = from_tenant_header(raw.as_bytes()) {
+        if let Ok(TenantRef::Slug(slug)) = tenant_from_header(raw.as_bytes()) {
             prop_assert!(Slug::parse(slug.as_str()).is_ok());
             prop_assert_eq!(slug.as_str(), raw.trim().to_ascii_lowercase());
         }
-        if let Ok(Some(TenantRef::Slug(slug))) = from_host(raw.as_bytes(), "localhost") {
+        if let Ok(Some(TenantRef::Slug(slug))) = tenant_from_host(raw.as_bytes(), "localhost") {
             prop_assert!(Slug::parse(slug.as_str()).is_ok());
         }
     }
@@ -89,16 +89,16 @@ proptest! {
         let id = uuid::Uuid::from_bytes(bytes);
         let text = if upper { id.to_string().to_ascii_uppercase() } else { id.to_string() };
         prop_assert_eq!(
-            from_tenant_header(text.as_bytes()),
+            tenant_from_header(text.as_bytes()),
             Ok(TenantRef::Id(tenancy::TenantId::from_uuid(id)))
         );
     }
 
     #[test]
-    fn hosts_outside_the_base_domain_name_no_school(
+    fn hosts_outside_the_base_domain_name_no_tenant(
         slug in slug(),
         other in "[a-z]{1,10}\\.(com|org|net)",
     ) {
-        prop_assert_eq!(from_host(format!("{slug}.{other}").as_bytes(), "localhost"), Ok(None));
+        prop_assert_eq!(tenant_from_host(format!("{slug}.{other}").as_bytes(), "localhost"), Ok(None));
     }
 }

@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: dir.clone(),
         pg_bin: None,
         ephemeral: false,
+        ..Default::default()
     };
     let cluster = EmbeddedCitus::start(&options, 2)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

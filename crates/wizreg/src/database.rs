@@ -1,20 +1,35 @@
 //! Where the database is: an embedded cluster in the data directory, or the server named by
-//! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings per role; it
-//! holds no pools itself. With `WIZREG_CITUS_WORKERS` the embedded cluster is a Citus
-//! coordinator plus workers, and every role connects to the coordinator.
+//! `DATABASE_URL` / `WIZREG_ADMIN_DATABASE_URL`. Hands out connection settings per role, and
+//! builds the runtime role's tenant transactions from them in one place (`stack`); the
+//! session settings every runtime connection starts with are in `session`. With
+//! `WIZREG_CITUS_WORKERS` the embedded cluster is a Citus coordinator plus workers, and every
+//! role connects to the coordinator.
 
 use std::str::FromStr;
 
-use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres};
+use tenancy::embedded::{self, EmbeddedCitus, EmbeddedOptions, EmbeddedPostgres, OperatorHints};
 use tokio_postgres::{Client, Config as PgConfig, NoTls};
 
 use crate::config::Config;
 use crate::error::StartupError;
 use crate::migrate;
 
+mod session;
+mod stack;
+
+pub use stack::{convention, statement_mode, DEFINER_ALLOW_LIST, TENANT_SETTING};
+
 const DB_NAME: &str = "wizreg";
 pub const RUNTIME_ROLE: &str = "wizreg_app";
 pub const PLATFORM_ROLE: &str = "wizreg_platform";
+
+/// How the embedded launcher's errors name Wizreg's settings.
+const EMBEDDED_HINTS: OperatorHints = OperatorHints {
+    pg_bin: "WIZREG_PG_BIN",
+    data_dir: "WIZREG_DATA_DIR",
+    data_dir_example: "/var/lib/wizreg",
+    use_existing_server: "set DATABASE_URL",
+};
 
 /// The roles a process may connect as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -82,6 +97,7 @@ impl Database {
                     data_dir: config.data_dir.clone(),
                     pg_bin: config.pg_bin.clone(),
                     ephemeral: false,
+                    hints: EMBEDDED_HINTS,
                 };
                 let cluster = match config.citus_workers {
                     None => EmbeddedCluster::Single(EmbeddedPostgres::start(&options)?),
@@ -151,11 +167,7 @@ impl Database {
             Some(EmbeddedCluster::Citus(cluster)) => cluster.prepare_database(DB_NAME).await?,
             None => {}
         }
-        let runtime_user = self
-            .config(Role::App)
-            .get_user()
-            .unwrap_or(RUNTIME_ROLE)
-            .to_owned();
+        let runtime_user = self.runtime_role();
         let mut admin = self.connect(Role::Admin).await?;
         migrate::run(&mut admin, &runtime_user).await
     }

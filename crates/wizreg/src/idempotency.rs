@@ -22,6 +22,8 @@ use sha2::{Digest, Sha256};
 use tenancy::{DbError, Query};
 use tokio_postgres::types::Type;
 
+use crate::domain::violation::{Constraints, Violation};
+
 /// A validated `Idempotency-Key` header value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
@@ -128,6 +130,14 @@ pub fn store(key: &IdempotencyKey, fingerprint: Vec<u8>, response: StoredRespons
     .bind(response.location, Type::TEXT)
     .map(|_| Ok(()))
 }
+
+/// What a client hears when another request holds its key (or committed it a moment ago).
+pub const KEY_IN_PROGRESS: &str =
+    "a request with this Idempotency-Key is in progress; retry shortly";
+
+/// Another request with the same key committed first: its insert took the key.
+pub const CONSTRAINTS: Constraints =
+    &[("idempotency_key_pkey", Violation::Conflict(KEY_IN_PROGRESS))];
 
 #[cfg(test)]
 mod tests {

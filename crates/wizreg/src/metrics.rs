@@ -266,6 +266,7 @@ fn kind_label(kind: DbErrorKind) -> &'static str {
         DbErrorKind::InsufficientPrivilege => "insufficient_privilege",
         DbErrorKind::Timeout => "timeout",
         DbErrorKind::Unavailable => "unavailable",
-        DbErrorKind::Other => "other",
+        // Kinds a later tenancy adds count as other until they get their own label.
+        _ => "other",
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use deadpool::managed::Object;
-use tenancy::pool::{build_pool, ConnectionManager};
+use tenancy::{build_pool, ConnectionManager};
 use tenancy::{DbError, PgPool, PoolOptions, StatementMode};
 use tokio_postgres::{Client, Config as PgConfig, NoTls};
 

@@ -123,7 +123,7 @@ impl Registry {
         self.cache
             .try_get_with(reference.clone(), load)
             .await
-            .map_err(|err: Arc<DbError>| DbError::of_kind(err.kind()))
+            .map_err(Arc::unwrap_or_clone)
     }
 
     /// Forgets everything, so the next lookup sees the database (after notifications may have

@@ -5,21 +5,17 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tenancy::pool::build_pool;
-use tenancy::{PoolOptions, StatementMode, Tenancy};
+use tenancy::Tenancy;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
-use crate::config::{Config, Secret, ServeArgs, StatementModeArg};
+use crate::config::{Config, Secret, ServeArgs};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, Safeguards};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::tenants;
-
-/// The statement every tenant transaction starts with.
-pub const ENTER_TENANT_SQL: &str = "select wizreg.enter_tenant($1)";
 
 pub fn init_logging(config: &Config) {
     let subscriber = crate::logging::subscriber(
@@ -108,21 +104,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
 
 /// Pools and caches for serving, after refusing a runtime role that would bypass RLS.
 pub async fn app_state(config: &Config, database: &Database) -> Result<AppState, StartupError> {
-    let options = PoolOptions {
-        max_size: config.pool_size,
-        acquire_timeout: Duration::from_millis(config.pool_timeout_ms),
-        statement_mode: match config.statement_mode {
-            StatementModeArg::Prepared => StatementMode::Prepared,
-            StatementModeArg::Unnamed => StatementMode::Unnamed,
-        },
-        verify_on_checkout: config
-            .verify_checkout
-            .then_some(crate::audit::TENANT_SETTING),
-    };
-    let mut runtime = database.config(Role::App);
-    runtime.application_name("wizreg");
-    crate::http::limits::apply_session_timeouts(config, &mut runtime);
-    let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
+    let tenancy = database.serving_tenancy(config);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),
@@ -134,21 +116,22 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
         registry.clone(),
         tenancy.clone(),
     );
-    let platform = Platform::new(database, options.statement_mode);
+    let platform = Platform::new(database, crate::database::statement_mode(config));
     let admin_token = admin_token(config, database)?;
     let auth = Authenticator::from_config(config, database, &tenancy)?;
+    let safeguards = Safeguards {
+        auth,
+        limits: crate::http::limits::LimitSettings::from_config(config),
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs),
+    };
     Ok(AppState::new(
         tenancy,
         registry,
         &config.base_domain,
         platform,
         admin_token,
+        safeguards,
     )
-    .with_limits(
-        crate::http::limits::LimitSettings::from_config(config),
-        Duration::from_secs(config.idempotency_ttl_secs),
-    )
-    .with_auth(auth)
     .with_tenant_label_limit(config.metrics_tenant_labels)
     .with_import_max_bytes(config.import_max_bytes))
 }
@@ -158,7 +141,7 @@ async fn refuse_privileged_runtime_role(tenancy: &Tenancy) -> Result<(), Startup
     let rows = tenancy
         .run_outside_tenant("select current_user::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user", &[])
         .await
-        .map_err(|e| StartupError::Config(format!("cannot reach the database as the runtime role ({e})")))?;
+        .map_err(|e| StartupError::Failed(format!("cannot reach the database as the runtime role ({e})")))?;
     let row = rows
         .first()
         .ok_or_else(|| StartupError::Unsafe("the runtime role does not exist".into()))?;

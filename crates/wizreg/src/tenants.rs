@@ -10,6 +10,7 @@
 use tenancy::{DbError, Slug, TenantId, TenantRef};
 use tokio_postgres::Client;
 
+use crate::domain::violation::{Constraints, Violation};
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
 use crate::tenant_events::CHANNEL;
 
@@ -179,3 +180,9 @@ pub async fn delete_row(platform: &Client, id: TenantId) -> Result<bool, DbError
     }
     Ok(deleted == 1)
 }
+
+/// What the tenant table's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[(
+    "tenant_slug_key",
+    Violation::Conflict("a school with this slug exists"),
+)];

@@ -50,6 +50,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
         data_dir: work.join("citus"),
         pg_bin: None,
         ephemeral: false,
+        ..Default::default()
     };
     let citus = EmbeddedCitus::start(&options, 2).map_err(|e| e.to_string())?;
     for db in [DB_NAME, PLAIN_DB_NAME, LARGE_DB_NAME] {

@@ -97,6 +97,7 @@ impl EmbeddedCitus {
         &self.coordinator
     }
 
+    /// The workers, in order.
     pub fn workers(&self) -> &[EmbeddedPostgres] {
         &self.workers
     }

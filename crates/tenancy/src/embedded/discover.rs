@@ -8,10 +8,19 @@ use std::process::Command;
 
 use nix::unistd::{chown, Gid, Uid, User};
 
-use super::{io_err, EmbeddedError, SUPERUSER};
+use super::{io_err, EmbeddedError, OperatorHints, SUPERUSER};
 
-/// Finds the directory holding `postgres` and `initdb`.
+/// Finds the directory holding `postgres` and `initdb`: `explicit` if given, else
+/// `pg_config --bindir`, else the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> {
+    find_binaries_with(explicit, OperatorHints::default())
+}
+
+/// [`find_binaries`], with the operator's words in its error.
+pub(super) fn find_binaries_with(
+    explicit: Option<&Path>,
+    hints: OperatorHints,
+) -> Result<PathBuf, EmbeddedError> {
     let has_server = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
     let mut looked: Vec<String> = Vec::new();
     // An explicit directory is the operator's choice: if it is wrong, say so rather than
@@ -22,6 +31,7 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> 
         } else {
             Err(EmbeddedError::BinariesNotFound {
                 looked: dir.display().to_string(),
+                hints,
             })
         };
     }
@@ -46,18 +56,19 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedError> 
         .map(|(_, dir)| dir)
         .ok_or(EmbeddedError::BinariesNotFound {
             looked: looked.join(", "),
+            hints,
         })
 }
 
 /// The OS account the server runs as: ourselves, or `postgres` when we are root.
-pub(super) fn server_account() -> Result<Option<(Uid, Gid)>, EmbeddedError> {
+pub(super) fn server_account(hints: OperatorHints) -> Result<Option<(Uid, Gid)>, EmbeddedError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
     let user = User::from_name(SUPERUSER)
         .ok()
         .flatten()
-        .ok_or(EmbeddedError::NoPostgresUser)?;
+        .ok_or(EmbeddedError::NoPostgresUser { hints })?;
     Ok(Some((user.uid, user.gid)))
 }
 

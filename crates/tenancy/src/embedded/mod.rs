@@ -4,11 +4,13 @@
 //!
 //! `initdb` and `postgres` refuse to run as root, so as root the server runs as the `postgres`
 //! OS user. The server gets its own process group (a terminal's Ctrl-C reaches only us, so we
-//! can drain requests before stopping it) and a parent-death signal (if we are killed, it shuts
-//! down fast instead of living on as an orphan).
+//! can drain requests before stopping it) and, on Linux, a parent-death signal (if we are
+//! killed, it shuts down fast instead of living on as an orphan; elsewhere a later start
+//! attaches to the orphan instead).
 
 mod citus;
 mod discover;
+mod hints;
 mod process;
 
 use std::fs;
@@ -23,6 +25,7 @@ use nix::unistd::Pid;
 pub use citus::EmbeddedCitus;
 pub use discover::find_binaries;
 use discover::{private_dir, reachable_by_others, server_account};
+pub use hints::OperatorHints;
 use process::init_cluster;
 
 /// The bootstrap superuser `initdb` creates.
@@ -38,31 +41,62 @@ pub struct EmbeddedOptions {
     pub pg_bin: Option<PathBuf>,
     /// Turns off fsync and friends: only for throwaway test clusters.
     pub ephemeral: bool,
+    /// How error messages name the operator's settings.
+    pub hints: OperatorHints,
 }
 
+/// Why the cluster could not start. Each message says what the operator can do about it, in
+/// the words of [`EmbeddedOptions::hints`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmbeddedError {
-    #[error("PostgreSQL server binaries not found (looked in {looked}). Install them (Debian: apt-get install postgresql-15), point WIZREG_PG_BIN at their directory, or set DATABASE_URL to use an existing server")]
-    BinariesNotFound { looked: String },
-    #[error("running as root needs a 'postgres' OS user to run PostgreSQL as (apt-get install postgresql-15 creates it), or set DATABASE_URL")]
-    NoPostgresUser,
-    #[error("the 'postgres' OS user cannot reach {0}: set WIZREG_DATA_DIR to a directory it can reach, such as /var/lib/wizreg")]
-    Unreachable(PathBuf),
+    /// No directory with both `postgres` and `initdb` was found.
+    #[error("PostgreSQL server binaries not found (looked in {looked}). Install them (Debian: apt-get install postgresql-15), point {} at their directory, or {} to use an existing server", .hints.pg_bin, .hints.use_existing_server)]
+    BinariesNotFound {
+        /// Where the launcher looked.
+        looked: String,
+        /// How to say what to set instead.
+        hints: OperatorHints,
+    },
+    /// Running as root, but there is no `postgres` OS account to run the server as.
+    #[error("running as root needs a 'postgres' OS user to run PostgreSQL as (apt-get install postgresql-15 creates it), or {}", .hints.use_existing_server)]
+    NoPostgresUser {
+        /// How to say what to set instead.
+        hints: OperatorHints,
+    },
+    /// A directory above the data directory does not let the `postgres` OS account through.
+    #[error("the 'postgres' OS user cannot reach {}: set {} to a directory it can reach, such as {}", .dir.display(), .hints.data_dir, .hints.data_dir_example)]
+    Unreachable {
+        /// The data directory.
+        dir: PathBuf,
+        /// How to say what to set instead.
+        hints: OperatorHints,
+    },
+    /// A file operation failed.
     #[error("{action} {path}: {source}")]
     Io {
+        /// What was being done (`create`, `chmod`, `run`…).
         action: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// `initdb` exited with an error; the path is its log.
     #[error("initdb failed; its output is in {0}")]
     InitDb(PathBuf),
+    /// The server exited or did not accept connections within a minute; the path is its log.
     #[error("PostgreSQL did not become ready; its log is {0}")]
     NotReady(PathBuf),
+    /// Citus was asked for, but the PostgreSQL installation has no `citus.so`.
     #[error("Citus is not installed for the PostgreSQL in {0} (no citus.so in its library directory): install Citus 13 for PostgreSQL 15 from the Citus project's packages (https://docs.citusdata.com), or run ../shared/citus/install.sh from a checkout of this project")]
     CitusNotInstalled(PathBuf),
+    /// Creating a database, the extension or the node registrations failed.
     #[error("setting up Citus in database {dbname}: {source}")]
     Citus {
+        /// The database being set up.
         dbname: String,
+        /// The server's error.
         source: tokio_postgres::Error,
     },
 }
@@ -88,7 +122,7 @@ pub struct EmbeddedPostgres {
 
 impl EmbeddedPostgres {
     /// Starts the cluster in `options.data_dir`, creating it on first use. If a server is
-    /// already running there (another `wizreg` process), attaches to it instead.
+    /// already running there (another process of the same program), attaches to it instead.
     ///
     /// Call it from a thread that lives as long as the cluster should: the server's
     /// parent-death signal fires when the spawning thread ends.
@@ -102,15 +136,18 @@ impl EmbeddedPostgres {
         options: &EmbeddedOptions,
         settings: &[String],
     ) -> Result<Self, EmbeddedError> {
-        let bin = find_binaries(options.pg_bin.as_deref())?;
-        let account = server_account()?;
+        let bin = discover::find_binaries_with(options.pg_bin.as_deref(), options.hints)?;
+        let account = server_account(options.hints)?;
         fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
         let data_dir =
             fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
         // The directories above the data dir must let the server account through; the data dir
         // itself is made passable just below (it may have been created 0700, under umask 077).
         if account.is_some() && !reachable_by_others(&data_dir) {
-            return Err(EmbeddedError::Unreachable(data_dir));
+            return Err(EmbeddedError::Unreachable {
+                dir: data_dir,
+                hints: options.hints,
+            });
         }
         if account.is_some() {
             // The server account must pass through the data dir itself to reach pgdata/.
@@ -142,6 +179,7 @@ impl EmbeddedPostgres {
         &self.socket_dir
     }
 
+    /// The port in the socket's file name (`.s.PGSQL.<port>`); there is no TCP listener.
     pub fn port(&self) -> u16 {
         PORT
     }

@@ -50,17 +50,7 @@ impl EmbeddedPostgres {
             .stderr(log)
             .process_group(0);
         as_account(&mut cmd, account);
-        // SIGINT is PostgreSQL's fast shutdown: clean, and quick even with clients connected.
-        #[allow(unsafe_code)]
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        stop_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(io_err("run", &bin.join("postgres")))?;
         self.server = Some(child);
         self.wait_ready(&log_path)?;
@@ -88,7 +78,7 @@ impl EmbeddedPostgres {
     }
 
     /// Whether a server is running on this data directory for us to attach to. One that is
-    /// starting is waited for; one that is stopping (say, its `wizreg` was just killed and the
+    /// starting is waited for; one that is stopping (say, the program that started it was just killed and the
     /// parent-death signal shut it down) is waited out, so we start our own. A `postmaster.pid`
     /// naming a dead process, or one that is not PostgreSQL (a reused pid), is stale: the
     /// server we start replaces it.
@@ -118,12 +108,45 @@ impl EmbeddedPostgres {
     }
 }
 
-/// Whether `pid` is a live PostgreSQL process.
+/// Has the server shut down fast (SIGINT: clean, and quick even with clients connected) when
+/// the thread that spawned it ends, so a killed parent leaves no orphan server behind.
+#[cfg(target_os = "linux")]
+fn stop_with_parent(cmd: &mut Command) {
+    #[allow(unsafe_code)]
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Other Unix systems have no parent-death signal: the server is stopped when its
+/// [`EmbeddedPostgres`] is dropped, but a parent killed outright leaves it running, and the
+/// next start on the same data directory attaches to it instead of starting another.
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_: &mut Command) {}
+
+/// Whether `pid` is a live PostgreSQL process (on Linux, checked by its command line, so a
+/// reused pid is not mistaken for the server).
 fn is_postgres(pid: Pid) -> bool {
-    kill(pid, None).is_ok()
-        && fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).contains("postgres"))
-            .unwrap_or(false)
+    kill(pid, None).is_ok() && command_line_names_postgres(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn command_line_names_postgres(pid: Pid) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).contains("postgres"))
+        .unwrap_or(false)
+}
+
+/// Without `/proc`, a live process named in `postmaster.pid` is taken to be the server.
+#[cfg(not(target_os = "linux"))]
+fn command_line_names_postgres(_: Pid) -> bool {
+    true
 }
 
 fn append(path: &Path) -> Result<File, EmbeddedError> {

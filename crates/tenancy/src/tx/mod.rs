@@ -35,6 +35,30 @@ type Decode<T> = Box<dyn FnOnce(Vec<Row>) -> Result<T, DbError> + Send>;
 type Params = Vec<(Box<dyn ToSql + Sync + Send>, Type)>;
 
 /// A statement to run inside a tenant transaction, with `$1` reserved for the tenant id.
+///
+/// Building one runs nothing: it is SQL, its parameters after `$1`, and how to decode its rows.
+/// Only a [`TenantTx`] (or [`Tenancy::run`]) can run it, binding its own tenant as `$1`.
+///
+/// ```
+/// use tenancy::{DbError, DbErrorKind, Query};
+/// use tokio_postgres::types::Type;
+///
+/// /// A project's name, if the transaction's tenant has that project.
+/// fn project_name(id: uuid::Uuid) -> Query<Option<String>> {
+///     Query::new("select name from app.project where tenant_id = $1 and id = $2")
+///         .bind(id, Type::UUID)
+///         .map(|rows| Ok(rows.first().map(|row| row.get(0))))
+/// }
+///
+/// /// How many tasks are open; a missing row would be a bug, not the client's fault.
+/// fn open_tasks() -> Query<i64> {
+///     Query::new("select count(*) from app.task where tenant_id = $1 and not done")
+///         .map(|rows| rows.first().map(|row| row.get(0)).ok_or(DbError::of_kind(DbErrorKind::Other)))
+/// }
+///
+/// assert!(project_name(uuid::Uuid::nil()).sql().contains("tenant_id = $1"));
+/// # let _ = open_tasks();
+/// ```
 pub struct Query<T> {
     sql: &'static str,
     params: Params,
@@ -78,12 +102,32 @@ impl<T: 'static> Query<T> {
         }
     }
 
+    /// The statement's text.
     pub fn sql(&self) -> &'static str {
         self.sql
     }
 }
 
 /// Hands out tenant transactions for one pool of runtime-role connections.
+///
+/// Cheap to clone (the pool is shared). Build one per process from the runtime role's
+/// connection settings and the schema's [`Convention`](crate::Convention):
+///
+/// ```no_run
+/// use tenancy::{build_pool, Convention, PoolOptions, Query, Tenancy, TenantId};
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let config: tokio_postgres::Config = "postgresql://app_user@localhost/app".parse()?;
+/// let tenancy = Tenancy::with_convention(build_pool(config, PoolOptions::default()), &Convention::default());
+/// let acme = TenantId::from_uuid("0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f".parse()?);
+///
+/// // BEGIN, enter_tenant, the statement and COMMIT: one round trip.
+/// let rows = tenancy
+///     .run(acme, Query::new("select id, name from app.project where tenant_id = $1"))
+///     .await?;
+/// # let _ = rows;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Tenancy {
     pool: PgPool,

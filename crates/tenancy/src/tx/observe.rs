@@ -20,6 +20,7 @@ use crate::pool::TypedParam;
 pub struct SentQuery {
     /// The tenant whose transaction sent it; `None` for [`crate::Tenancy::run_outside_tenant`].
     pub tenant: Option<TenantId>,
+    /// The statement's text.
     pub sql: &'static str,
     /// Every parameter, `$1` (the tenant id, in a tenant transaction) first.
     pub params: Vec<SentParam>,
@@ -28,6 +29,7 @@ pub struct SentQuery {
 /// A parameter in its binary wire form, bindable again as a parameter of the same type.
 #[derive(Clone, Debug)]
 pub struct SentParam {
+    /// The parameter's type.
     pub sql_type: Type,
     /// `None` for SQL NULL.
     pub value: Option<Vec<u8>>,

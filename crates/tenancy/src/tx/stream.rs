@@ -10,7 +10,7 @@ use crate::pool::TypedParam;
 
 impl TenantTx {
     /// Runs a query and hands its rows over as they arrive, for results too big to hold in
-    /// memory (an export of a large school). The transaction stays open.
+    /// memory (an export of a large tenant). The transaction stays open.
     ///
     /// Memory stays flat however many rows match: the driver reads the socket only as fast as
     /// the stream is polled (its response channel holds one buffer), so a slow consumer makes

@@ -19,6 +19,27 @@ use crate::pool::{ConnectionManager, TypedParam};
 /// Dropping it without [`TenantTx::commit`] rolls back: the `ROLLBACK` is queued behind
 /// whatever is still in flight on the connection, and the connection returns to the pool only
 /// after the server acknowledged it.
+///
+/// ```no_run
+/// use tenancy::{Query, Tenancy, TenantId};
+/// use tokio_postgres::types::Type;
+///
+/// # async fn example(tenancy: Tenancy, acme: TenantId, project: uuid::Uuid) -> Result<(), tenancy::DbError> {
+/// let mut tx = tenancy.begin(acme).await?; // nothing sent yet
+/// let renamed = tx
+///     .run(
+///         Query::new("update app.project set name = $3 where tenant_id = $1 and id = $2")
+///             .bind(project, Type::UUID)
+///             .bind("Lift-off".to_owned(), Type::TEXT)
+///             .map(|rows| Ok(rows.len())),
+///     )
+///     .await?; // BEGIN, enter_tenant and the update: one round trip
+/// if renamed == 0 {
+///     return tx.rollback().await; // or just drop it: it rolls back too
+/// }
+/// tx.commit().await
+/// # }
+/// ```
 pub struct TenantTx {
     pub(super) conn: Option<Object<ConnectionManager>>,
     pub(super) tenant: TenantId,
@@ -47,6 +68,7 @@ impl fmt::Debug for TenantTx {
 pub type PairResult<A, B> = (Result<A, DbError>, Result<B, DbError>);
 
 impl TenantTx {
+    /// The tenant this transaction speaks for.
     pub fn tenant(&self) -> TenantId {
         self.tenant
     }

@@ -4,7 +4,6 @@
 //! extractor's job (`http/tenant.rs`).
 
 pub mod api_keys;
-pub mod commands;
 pub mod jwt;
 pub mod key_store;
 pub mod revocations;
@@ -14,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use tenancy::{DbError, Tenancy, TenantId};
 use tokio::task::AbortHandle;
 
@@ -23,7 +22,6 @@ use self::jwt::JwtVerifier;
 use crate::config::{AuthMode, Config, Secret};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::error::ApiError;
 
 /// Why a credential was not accepted.
 #[derive(Debug)]
@@ -32,17 +30,6 @@ pub enum AuthError {
     Refused(Cow<'static, str>),
     /// The key store could not be reached: `503`, never a 401 that would blame the caller.
     Unavailable(DbError),
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::Refused(message) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-            }
-            AuthError::Unavailable(db) => ApiError::from(db),
-        }
-    }
 }
 
 /// The credential checks this deployment runs.
@@ -57,16 +44,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// No credential checks and no key management: `WIZREG_AUTH=open` without a key secret.
-    pub fn open() -> Self {
-        Self {
-            mode: AuthMode::Open,
-            api_keys: None,
-            jwt: None,
-            listener: None,
-        }
-    }
-
     /// Builds the checks `config.auth` asks for; starts listening for key revocations when
     /// API keys are accepted.
     pub fn from_config(

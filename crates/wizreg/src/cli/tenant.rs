@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use tenancy::pool::build_pool;
-use tenancy::{DbError, DbErrorKind, PoolOptions, Slug, Tenancy, TenantRef};
+use tenancy::{DbError, DbErrorKind, Slug, TenantRef};
 use tokio_postgres::Client;
 
 mod shards;
@@ -22,7 +21,6 @@ use crate::domain::input::name_rule;
 use crate::error::StartupError;
 use crate::offboard::{self, Offboarded};
 use crate::registry::{TenantRecord, TenantStatus};
-use crate::serve::ENTER_TENANT_SQL;
 use crate::tenants;
 
 #[derive(Debug, Subcommand)]
@@ -137,7 +135,7 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
         }
         TenantCommand::Delete { tenant, yes } => {
             let tenant = find(&platform, &tenant).await?;
-            let tenancy = tenancy(&database);
+            let tenancy = database.command_tenancy();
             let total = offboard::count_rows(&tenancy, tenant.id)
                 .await
                 .map_err(db("count the school's rows"))?;
@@ -163,10 +161,16 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
         TenantCommand::Export { tenant, output } => {
             let tenant = find(&platform, &tenant).await?;
             refuse_offboarding(&platform, &tenant).await?;
-            export_to(&tenancy(&database), &tenant, output.as_deref()).await?;
+            export_to(&database.command_tenancy(), &tenant, output.as_deref()).await?;
         }
         TenantCommand::Import { file, slug } => {
-            import_from(&platform, &tenancy(&database), &file, slug.as_deref()).await?
+            import_from(
+                &platform,
+                &database.command_tenancy(),
+                &file,
+                slug.as_deref(),
+            )
+            .await?
         }
         TenantCommand::Placement { tenant } => {
             shards::run(&database, &platform, &tenant, ShardAction::Show).await?
@@ -179,17 +183,6 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
         }
     }
     Ok(())
-}
-
-fn tenancy(database: &Database) -> Tenancy {
-    let options = PoolOptions {
-        max_size: 2,
-        ..PoolOptions::default()
-    };
-    Tenancy::new(
-        build_pool(database.config(Role::App), options),
-        ENTER_TENANT_SQL,
-    )
 }
 
 fn parse_slug(raw: &str) -> Result<Slug, StartupError> {

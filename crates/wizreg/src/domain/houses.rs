@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::{name_rule, FieldErrors, Input};
+use super::violation::{Constraints, Violation};
 
 /// A house of the calling school.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
@@ -43,39 +44,51 @@ impl House {
     }
 }
 
-/// The body of `POST /houses` and `PATCH /houses/{id}`.
+/// A new house: the body of `POST /houses`.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
-pub struct HouseInput {
+#[serde(deny_unknown_fields)] // Only for the schema: `Input::finish` refuses unknown fields.
+pub struct NewHouse {
+    /// 1 to 200 characters once trimmed; unique within the school.
     #[schema(example = "Gryffindor", min_length = 1, max_length = 200)]
-    name: String,
+    pub name: String,
 }
 
-/// A validated house name (both create and update take exactly this).
-#[derive(Debug)]
-pub struct HouseName(String);
-
-impl HouseName {
-    /// `required`: a create needs the name; a PATCH may leave it out (then nothing changes).
-    pub fn parse(mut input: Input, required: bool) -> Result<Option<Self>, FieldErrors> {
+impl NewHouse {
+    pub fn parse(mut input: Input) -> Result<Self, FieldErrors> {
         let name = input.text("name", name_rule);
-        let name = if required {
-            input.require("name", name)
-        } else {
-            input.require_if_present("name", name)
-        };
+        let name = input.require("name", name);
         input.finish()?;
-        Ok(name.map(Self))
+        Ok(Self {
+            name: name.unwrap_or_default(),
+        })
     }
 }
 
-pub fn insert(name: HouseName) -> Query<House> {
+/// A partial update: the body of `PATCH /houses/{id}`. Without `name` nothing changes.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)] // Only for the schema: `Input::finish` refuses unknown fields.
+pub struct HousePatch {
+    /// 1 to 200 characters once trimmed; unique within the school; cannot be cleared.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, example = "Gryffindor")]
+    pub name: Option<String>,
+}
+
+impl HousePatch {
+    pub fn parse(mut input: Input) -> Result<Self, FieldErrors> {
+        let name = input.text("name", name_rule);
+        let name = input.require_if_present("name", name);
+        input.finish()?;
+        Ok(Self { name })
+    }
+}
+
+pub fn insert(new: NewHouse) -> Query<House> {
     Query::new(concat!(
         "insert into wizreg.house (tenant_id, id, name) values ($1, $2, $3) returning ",
         columns!()
     ))
     .bind(Uuid::now_v7(), Type::UUID)
-    .bind(name.0, Type::TEXT)
+    .bind(new.name, Type::TEXT)
     // `insert … returning` gives back the row it wrote; no row would be the database's fault
     // (a trigger skipping the insert), an error rather than a panic.
     .map(|rows| one(rows)?.ok_or_else(|| DbError::of_kind(DbErrorKind::Other)))
@@ -103,14 +116,14 @@ pub fn list(limit: i64, after: Uuid) -> Query<Vec<House>> {
     .map(|rows| Ok(rows.iter().map(House::from_row).collect()))
 }
 
-pub fn update(id: Uuid, name: Option<HouseName>) -> Query<Option<House>> {
+pub fn update(id: Uuid, patch: HousePatch) -> Query<Option<House>> {
     Query::new(concat!(
         "update wizreg.house set name = coalesce($3, name), updated_at = now()",
         " where tenant_id = $1 and id = $2 returning ",
         columns!()
     ))
     .bind(id, Type::UUID)
-    .bind(name.map(|n| n.0), Type::TEXT)
+    .bind(patch.name, Type::TEXT)
     .map(one)
 }
 
@@ -129,3 +142,9 @@ pub fn delete(id: Uuid) -> Query<bool> {
 fn one(rows: Vec<Row>) -> Result<Option<House>, DbError> {
     Ok(rows.first().map(House::from_row))
 }
+
+/// What this module's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[(
+    "house_name_key",
+    Violation::Conflict("this school already has a house with this name"),
+)];

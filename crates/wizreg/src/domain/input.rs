@@ -4,11 +4,40 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Field name → what is wrong with it.
-pub type FieldErrors = BTreeMap<String, String>;
+/// Field name → what is wrong with it (for an import: `line` and `reason`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(example = json!({"email": "must be an email address such as name@example.org"}))]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Records `message` for `field`, unless the field already has one (the first says most).
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for FieldErrors {
+    fn from(pairs: [(String, String); N]) -> Self {
+        Self(BTreeMap::from(pairs))
+    }
+}
 
 /// A field's presence: PATCH tells "leave it" (absent) from "clear it" (null).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,9 +67,7 @@ impl Input {
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors
-            .entry(field.to_owned())
-            .or_insert_with(|| message.into());
+        self.errors.add(field, message);
     }
 
     fn take(&mut self, field: &str) -> Field<Value> {

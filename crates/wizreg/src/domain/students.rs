@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::{email_rule, name_rule, Field, FieldErrors, Input};
+use super::violation::{Constraints, Violation};
 
 /// A student of the calling school.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
@@ -48,22 +49,18 @@ impl Student {
     }
 }
 
-/// The body of `POST /students`.
+/// A new student: the body of `POST /students`.
+// The parser's own type is the OpenAPI schema, so the two cannot drift apart.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
-pub struct StudentInput {
-    #[schema(example = "Harry Potter", min_length = 1, max_length = 200)]
-    name: String,
-    #[schema(example = "harry@hogwarts.example")]
-    email: Option<String>,
-    house_id: Option<Uuid>,
-}
-
-/// A validated new student.
-#[derive(Debug)]
+#[serde(deny_unknown_fields)] // Only for the schema: `Input::finish` refuses unknown fields.
 pub struct NewStudent {
+    /// 1 to 200 characters once surrounding whitespace is trimmed; no control characters.
+    #[schema(example = "Harry Potter", min_length = 1, max_length = 200)]
     pub name: String,
+    /// Stored lower-cased; unique within the school.
+    #[schema(format = Email, max_length = 254, example = "harry@hogwarts.example")]
     pub email: Option<String>,
+    /// A house of the same school.
     pub house_id: Option<Uuid>,
 }
 
@@ -82,11 +79,19 @@ impl NewStudent {
     }
 }
 
-/// A validated partial update: absent fields stay, null clears.
-#[derive(Debug)]
+/// A partial update: the body of `PATCH /students/{id}`. An absent field stays as it is; `null`
+/// clears `email` or `house_id`.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)] // Only for the schema: `Input::finish` refuses unknown fields.
 pub struct StudentPatch {
+    /// 1 to 200 characters once trimmed; cannot be cleared.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, example = "Harry James Potter")]
     name: Option<String>,
+    /// Stored lower-cased; `null` clears it.
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     email: Field<String>,
+    /// A house of the same school; `null` clears it.
+    #[schema(value_type = Option<Uuid>)]
     house_id: Field<Uuid>,
 }
 
@@ -196,3 +201,18 @@ pub fn delete(id: Uuid) -> Query<bool> {
 fn one(rows: Vec<Row>) -> Result<Option<Student>, DbError> {
     Ok(rows.first().map(Student::from_row))
 }
+
+/// What this module's constraints mean to a client.
+pub const CONSTRAINTS: Constraints = &[
+    (
+        "student_email_key",
+        Violation::Conflict("a student of this school already has this email"),
+    ),
+    (
+        "student_house_fkey",
+        Violation::Field {
+            field: "house_id",
+            message: "no such house in this school",
+        },
+    ),
+];

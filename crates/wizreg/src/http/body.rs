@@ -7,7 +7,7 @@ use axum::http::{header, request::Parts, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::domain::input::Input;
 
 /// Bodies over this size get 413 before they are read in full.
@@ -35,7 +35,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
@@ -43,7 +43,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     "the body is larger than 64 KiB",
                 )
             } else {
@@ -81,22 +81,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
             match key.as_str() {
                 "limit" => match value.parse::<i64>() {
                     Ok(n) if (1..=1000).contains(&n) => params.limit = n,
-                    _ => drop(errors.insert(
-                        "limit".into(),
-                        "must be a whole number from 1 to 1000".into(),
-                    )),
+                    _ => errors.add("limit", "must be a whole number from 1 to 1000"),
                 },
                 "after" => match Uuid::parse_str(&value) {
                     Ok(id) => params.after = Some(id),
-                    Err(_) => drop(errors.insert(
-                        "after".into(),
-                        "must be the id of the last item seen".into(),
-                    )),
+                    Err(_) => errors.add("after", "must be the id of the last item seen"),
                 },
                 "name" if value.chars().count() <= 200 => params.name = Some(value),
-                "name" => {
-                    drop(errors.insert("name".into(), "must be at most 200 characters".into()))
-                }
+                "name" => errors.add("name", "must be at most 200 characters"),
                 _ => {} // Unknown query parameters are ignored, as caches and proxies add their own.
             }
         }
@@ -105,7 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         } else {
             Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "some query parameters are invalid",
             )
             .with_fields(errors))

@@ -8,16 +8,41 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tenancy::resolve::ResolveError;
+use tenancy::ResolveError;
 use tenancy::{DbError, DbErrorKind};
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::domain::input::FieldErrors;
+use crate::domain::violation::{self, Violation};
+
+/// What went wrong, for programs. Each code has one usual status: `tenant_required` and
+/// `invalid_request` 400 (`invalid_request` is also 405, 415 and 431), `unauthorized` 401,
+/// `tenant_mismatch` and `tenant_suspended` 403, `unknown_tenant` and `not_found` 404,
+/// `conflict` 409, `payload_too_large` 413, `validation_failed` 422, `rate_limited` 429,
+/// `internal` 500, `unavailable` 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    TenantRequired,
+    InvalidRequest,
+    Unauthorized,
+    TenantMismatch,
+    TenantSuspended,
+    UnknownTenant,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    ValidationFailed,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: Cow<'static, str>,
     fields: Option<FieldErrors>,
     retry_after_secs: Option<u32>,
@@ -25,18 +50,21 @@ pub struct ApiError {
     cause: Option<String>,
 }
 
-/// The error body, for OpenAPI.
+/// Every error answer: `{"error": {"code", "message", "fields"?}}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     error: ErrorDetail,
 }
 
+/// One error: a code for programs, a sentence for humans, and for a bad input the fields at
+/// fault.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    #[schema(example = "not_found")]
-    code: &'static str,
+    code: ErrorCode,
+    #[schema(example = "no such student")]
     message: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = FieldErrors)]
     fields: Option<FieldErrors>,
 }
 
@@ -45,11 +73,7 @@ pub struct ErrorDetail {
 pub struct ErrorCause(pub String);
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code,
@@ -62,48 +86,48 @@ impl ApiError {
     pub fn tenant_required() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "tenant_required",
+            ErrorCode::TenantRequired,
             "name the school with the X-Tenant header or a <school>.<base domain> host",
         )
     }
     pub fn unknown_tenant() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "unknown_tenant",
+            ErrorCode::UnknownTenant,
             "no school by that name or id",
         )
     }
     pub fn tenant_suspended() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "tenant_suspended",
+            ErrorCode::TenantSuspended,
             "this school is suspended",
         )
     }
     pub fn not_found(what: &'static str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no such {what}"),
         )
     }
     pub fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
     }
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "this route does not take that method",
         )
     }
     pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
     }
     pub fn validation(fields: FieldErrors) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             "some fields are invalid",
         )
         .with_fields(fields)
@@ -116,16 +140,28 @@ impl ApiError {
         Self::validation(FieldErrors::from([(field.to_owned(), message.to_owned())]))
     }
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
+    }
+    /// 409: a request with the same `Idempotency-Key` holds it (or committed a moment ago).
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::conflict(crate::idempotency::KEY_IN_PROGRESS)
     }
     pub fn unavailable(message: &'static str) -> Self {
-        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            message,
+        );
         err.retry_after_secs = Some(1);
         err
     }
     /// 429: the school is over one of its limits; `retry_after` is rounded up to whole seconds.
     pub fn rate_limited(message: &'static str, retry_after: std::time::Duration) -> Self {
-        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            message,
+        );
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         err.retry_after_secs = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
         err
@@ -133,7 +169,7 @@ impl ApiError {
     pub fn internal(cause: String) -> Self {
         let mut err = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "something went wrong on our side",
         );
         err.cause = Some(cause);
@@ -147,39 +183,51 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Refused(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+            }
+            AuthError::Unavailable(db) => ApiError::from(db),
+        }
+    }
+}
+
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         Self::invalid_request(err.to_string())
     }
 }
 
+/// The modules whose constraints have a meaning for clients: each says what its own mean.
+const CONSTRAINT_OWNERS: &[violation::Constraints] = &[
+    crate::domain::students::CONSTRAINTS,
+    crate::domain::houses::CONSTRAINTS,
+    crate::tenants::CONSTRAINTS,
+    crate::idempotency::CONSTRAINTS,
+];
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         crate::metrics::metrics().count_db_error(&err);
-        let mut api = match (err.kind(), err.constraint()) {
-            (DbErrorKind::UniqueViolation, Some("student_email_key")) => {
-                Self::conflict("a student of this school already has this email")
-            }
-            (DbErrorKind::UniqueViolation, Some("house_name_key")) => {
-                Self::conflict("this school already has a house with this name")
-            }
-            (DbErrorKind::UniqueViolation, Some("tenant_slug_key")) => {
-                Self::conflict("a school with this slug exists")
-            }
-            // Another request with the same Idempotency-Key committed first.
-            (DbErrorKind::UniqueViolation, Some("idempotency_key_pkey")) => {
-                super::idempotency::in_progress()
+        let meaning = err
+            .constraint()
+            .and_then(|name| violation::meaning(CONSTRAINT_OWNERS, name));
+        let mut api = match (err.kind(), meaning) {
+            (DbErrorKind::UniqueViolation, Some(Violation::Conflict(message))) => {
+                Self::conflict(message)
             }
             (DbErrorKind::UniqueViolation, _) => {
                 Self::conflict("this would duplicate an existing record")
             }
-            // The same answer whether the house is missing or another school's.
-            (DbErrorKind::ForeignKeyViolation, Some("student_house_fkey")) => {
-                Self::field("house_id", "no such house in this school")
+            // The same answer whether the referenced row is missing or another school's.
+            (DbErrorKind::ForeignKeyViolation, Some(Violation::Field { field, message })) => {
+                Self::field(field, message)
             }
             (DbErrorKind::InvalidData, _) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 "a value is out of range",
             ),
             // 57014 (statement timeout) or 55P03 (lock timeout): the work was cancelled and
@@ -207,6 +255,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110: a 401 names the scheme that would be accepted.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()

@@ -9,17 +9,21 @@ use uuid::Uuid;
 use super::body::{parse_id, JsonObject, ListParams};
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, IdempotencyHeader};
-use super::pagination::next_link;
+use super::pagination::next_page;
 use super::tenant::Tenant;
 use super::AppState;
-use crate::domain::houses::{self, House, HouseInput, HouseName};
+use crate::domain::houses::{self, House, HousePatch, NewHouse};
 
-#[utoipa::path(post, path = "/houses", tag = "houses", request_body = HouseInput,
-    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and body gets the first answer (1 to 255 visible ASCII characters)")),
-    responses((status = 201, body = House, headers(("Location" = String, description = "The new house: /houses/{id}"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Create a house
+///
+/// House names are unique within a school. A retry with the same `Idempotency-Key` and body
+/// gets the first answer again and creates nothing.
+#[utoipa::path(post, path = "/houses", tag = "houses", operation_id = "create_house",
+    request_body = NewHouse, params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retry safe: a retry with the same key and body gets the first answer again, with `Idempotent-Replayed: true` (1 to 255 visible ASCII characters; a UUID is the usual choice)")),
+    responses((status = 201, description = "The house", body = House, headers(
+            ("Location" = String, description = "The new house: `/houses/{id}`"),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to an earlier request with the same `Idempotency-Key`"))),
+        (status = 409, description = "`conflict`: this school has a house of that name, or a request with this `Idempotency-Key` is still running", body = ErrorBody)))]
 pub async fn create(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -27,19 +31,22 @@ pub async fn create(
     JsonObject(input): JsonObject,
 ) -> Result<Response, ApiError> {
     let keyed = key.for_request("/houses", &input);
-    let name =
-        HouseName::parse(input, true)?.ok_or_else(|| ApiError::field("name", "is required"))?;
-    idempotency::create(&state, &tenant, keyed, houses::insert(name), |h| {
+    let new = NewHouse::parse(input)?;
+    idempotency::create(&state, &tenant, keyed, houses::insert(new), |h| {
         format!("/houses/{}", h.id)
     })
     .await
 }
 
-#[utoipa::path(get, path = "/houses", tag = "houses",
-    params(("X-Tenant" = Option<String>, Header, description = "School UUID or slug"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<Uuid>, Query)),
-    responses((status = 200, body = [House], headers(("Link" = String, description = "`<…>; rel=\"next\"` when there are more"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// List houses
+///
+/// Oldest first, a page at a time (keyset pagination): while `X-Next-Cursor` comes back, pass
+/// it as `after` for the next page (`Link` carries the same as a URL).
+#[utoipa::path(get, path = "/houses", tag = "houses", operation_id = "list_houses",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"), ("after" = Option<Uuid>, Query, description = "The last id of the previous page (its `X-Next-Cursor`); omit for the first page")),
+    responses((status = 200, description = "A page of houses", body = [House], headers(
+        ("X-Next-Cursor" = Uuid, description = "Present when there are more: pass it as `after` for the next page"),
+        ("Link" = String, description = "Present when there are more: `<…>; rel=\"next\"`, the next page's URL")))))]
 pub async fn list(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -47,14 +54,16 @@ pub async fn list(
 ) -> Result<(HeaderMap, Json<Vec<House>>), ApiError> {
     let query = houses::list(params.limit, params.after.unwrap_or(Uuid::nil()));
     let mut rows = state.tenancy.run(tenant.id(), query).await?;
-    let headers = next_link("/houses", &params, &mut rows, |h| h.id);
+    let headers = next_page("/houses", &params, &mut rows, |h| h.id);
     Ok((headers, Json(rows)))
 }
 
-#[utoipa::path(get, path = "/houses/{id}", tag = "houses",
-    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 200, body = House), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Get a house
+///
+/// Another school's house is `404`, exactly like a missing one.
+#[utoipa::path(get, path = "/houses/{id}", tag = "houses", operation_id = "get_house",
+    params(("id" = Uuid, Path, description = "The house's id")),
+    responses((status = 200, description = "The house", body = House)))]
 pub async fn get(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -65,11 +74,13 @@ pub async fn get(
     house.map(Json).ok_or_else(|| ApiError::not_found("house"))
 }
 
-#[utoipa::path(patch, path = "/houses/{id}", tag = "houses", request_body = HouseInput,
-    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 200, body = House), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Rename a house
+///
+/// Without `name`, nothing changes.
+#[utoipa::path(patch, path = "/houses/{id}", tag = "houses", operation_id = "update_house",
+    request_body = HousePatch, params(("id" = Uuid, Path, description = "The house's id")),
+    responses((status = 200, description = "The house as changed", body = House),
+        (status = 409, description = "`conflict`: this school has a house of that name", body = ErrorBody)))]
 pub async fn update(
     tenant: Tenant,
     State(state): State<AppState>,
@@ -77,18 +88,20 @@ pub async fn update(
     JsonObject(input): JsonObject,
 ) -> Result<Json<House>, ApiError> {
     let id = parse_id(&id, "house")?;
-    let name = HouseName::parse(input, false)?;
+    let patch = HousePatch::parse(input)?;
     let house = state
         .tenancy
-        .run(tenant.id(), houses::update(id, name))
+        .run(tenant.id(), houses::update(id, patch))
         .await?;
     house.map(Json).ok_or_else(|| ApiError::not_found("house"))
 }
 
-#[utoipa::path(delete, path = "/houses/{id}", tag = "houses",
-    params(("id" = Uuid, Path), ("X-Tenant" = Option<String>, Header, description = "School UUID or slug")),
-    responses((status = 204), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Delete a house
+///
+/// Its students stay, with no house.
+#[utoipa::path(delete, path = "/houses/{id}", tag = "houses", operation_id = "delete_house",
+    params(("id" = Uuid, Path, description = "The house's id")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     tenant: Tenant,
     State(state): State<AppState>,

@@ -94,7 +94,7 @@ pub async fn create<T: Serialize + 'static>(
     let (claim, inserted) = tx.run_pair(idempotency::claim(&key, ttl), insert).await?;
     let taken = match claim? {
         Claim::Fresh => None,
-        Claim::InProgress => Some(Err(in_progress())),
+        Claim::InProgress => Some(Err(ApiError::idempotency_key_in_progress())),
         Claim::Done {
             fingerprint: first,
             response,
@@ -115,11 +115,6 @@ pub async fn create<T: Serialize + 'static>(
     tx.run_and_commit(idempotency::store(&key, fingerprint, response.clone()))
         .await?;
     Ok(respond(response, false))
-}
-
-/// 409: a request with the same key holds it (or committed a moment ago).
-pub fn in_progress() -> ApiError {
-    ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly")
 }
 
 fn created<T: Serialize>(

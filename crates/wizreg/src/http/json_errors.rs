@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// Rewrites non-JSON error responses into `{"error": {"code", "message"}}`.
 pub async fn json_errors(request: Request, next: Next) -> Response {
@@ -22,12 +22,14 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large"),
-        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests; retry later"),
-        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable; retry"),
-        s if s.is_client_error() => ("invalid_request", "the request is malformed"),
-        _ => ("internal", "something went wrong on our side"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "the body is too large"),
+        StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests; retry later"),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            (ErrorCode::Unavailable, "the service is unavailable; retry")
+        }
+        s if s.is_client_error() => (ErrorCode::InvalidRequest, "the request is malformed"),
+        _ => (ErrorCode::Internal, "something went wrong on our side"),
     };
     let (mut parts, _) = response.into_parts();
     let (_, body) = ApiError::new(status, code, message)

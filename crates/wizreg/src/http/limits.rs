@@ -17,7 +17,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tenancy::TenantId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::config::Config;
 
 /// The limits' settings.
@@ -149,27 +149,6 @@ impl LimitSettings {
     }
 }
 
-/// Sets the runtime connections' session defaults: statement, lock and idle-in-transaction
-/// timeouts (0 = none), appended to any `options` the URL already carries. A school's own
-/// statement timeout is applied per transaction by `wizreg.enter_tenant`.
-pub fn apply_session_timeouts(config: &Config, pg: &mut tokio_postgres::Config) {
-    let mut options = pg.get_options().unwrap_or_default().to_owned();
-    for (setting, ms) in [
-        ("statement_timeout", config.statement_timeout_ms),
-        ("lock_timeout", config.lock_timeout_ms),
-        (
-            "idle_in_transaction_session_timeout",
-            config.idle_in_transaction_timeout_ms,
-        ),
-    ] {
-        if !options.is_empty() {
-            options.push(' ');
-        }
-        options.push_str(&format!("-c {setting}={ms}"));
-    }
-    pg.options(options);
-}
-
 /// Request headers larger than this in total get `431`. hyper itself refuses a request head
 /// past ~400 KiB or 100 headers; this lower bound keeps big headers from reaching parsing,
 /// logging and tenant resolution at all.
@@ -189,7 +168,7 @@ pub async fn reject_oversized_headers(
     if size > MAX_HEADER_BYTES {
         return ApiError::new(
             axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the request headers are larger than 32 KiB",
         )
         .into_response();

@@ -10,10 +10,12 @@ use axum::response::IntoResponse;
 use super::AppState;
 use crate::metrics::{metrics, ScrapeValues};
 
-/// Prometheus metrics: requests by route, method, status and tenant, pool gauges and timeouts,
-/// per-school limit rejections, and database errors by SQLSTATE class.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+/// Prometheus metrics
+///
+/// Requests by route, method, status and school, pool gauges and timeouts, per-school limit
+/// rejections, and database errors by SQLSTATE class, in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
+    responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let pool = state.tenancy.status();
     let limits = state.limits.counters();

@@ -1,12 +1,14 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document, generated from the code: each handler's annotation describes what
+//! is particular to it (its id, summary, parameters, body and success answer); [`answers`]
+//! adds what every route of a kind shares (credentials, the refusals the extractors and layers
+//! give before a handler runs, and the headers every answer carries), from one table, so a new
+//! route gets them too. The input schemas are the parsers' own types.
 
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{
-    Http, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
-use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+mod answers;
+
+use answers::SharedAnswers;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, error, houses, metrics, ops, students};
@@ -16,7 +18,24 @@ use crate::{domain, registry};
 #[openapi(
     info(
         title = "Wizreg",
-        description = "A multi-tenant school registry. Each school's data is isolated by PostgreSQL Row Level Security."
+        description = "A multi-tenant school registry. Each school's data is isolated by PostgreSQL Row Level Security.
+
+**Naming the school.** A school route serves the school its credential belongs to (`Authorization: Bearer <API key or JWT>`, when the server asks for one); else the one the `X-Tenant` header names (UUID or slug); else the one the Host names (`<slug>.<base domain>`). A credential with an `X-Tenant` or Host naming another school is `403 tenant_mismatch`.
+
+**Errors** are always `{\"error\": {\"code\", \"message\", \"fields\"?}}` (`ErrorBody`): `code` is one of `ErrorCode`, `fields` names each bad field. `429` and `503` carry `Retry-After` (seconds); `401` carries `WWW-Authenticate: Bearer`; `405` carries `Allow`.
+
+**Pagination.** Lists are oldest first, a page at a time. While a page comes back with `X-Next-Cursor`, pass its value as `after` to get the next page; `Link: <…>; rel=\"next\"` carries the same as a URL.
+
+**Every answer** carries `X-Request-Id` (the request's own when it sent a plain one, else a new one), also written in the server's log line for the request."
+    ),
+    servers((url = "/", description = "The server this document was fetched from")),
+    tags(
+        (name = "students", description = "A school's students (school routes: the school comes from the credential, `X-Tenant` or Host)"),
+        (name = "houses", description = "A school's houses (school routes)"),
+        (name = "tenants", description = "Schools: create, list, change and delete them at runtime (admin token)"),
+        (name = "api-keys", description = "API keys bound to one school (admin token)"),
+        (name = "portability", description = "A school as NDJSON: export, and import into an empty school (admin token)"),
+        (name = "operations", description = "Liveness, readiness, metrics and this document (public)"),
     ),
     paths(
         students::create,
@@ -49,14 +68,18 @@ use crate::{domain, registry};
     ),
     components(schemas(
         domain::students::Student,
-        domain::students::StudentInput,
+        domain::students::NewStudent,
+        domain::students::StudentPatch,
         domain::houses::House,
-        domain::houses::HouseInput,
+        domain::houses::NewHouse,
+        domain::houses::HousePatch,
+        domain::tenants::NewTenant,
+        domain::tenants::TenantPatch,
+        domain::input::FieldErrors,
         registry::TenantRecord,
         registry::TenantStatus,
-        admin::tenants::NewTenantInput,
-        admin::tenants::TenantPatchInput,
         admin::portability::ImportedCounts,
+        admin::portability::NdjsonBody,
         admin::api_keys::IssuedApiKey,
         crate::auth::key_store::ApiKeySummary,
         admin::shards::MoveInput,
@@ -65,12 +88,14 @@ use crate::{domain, registry};
         crate::shards::ShardChange,
         error::ErrorBody,
         error::ErrorDetail,
+        error::ErrorCode,
+        ops::Health,
     )),
-    modifiers(&SecuritySchemes)
+    modifiers(&SecuritySchemes, &SharedAnswers)
 )]
 pub struct ApiDoc;
 
-/// Declares the bearer schemes the annotations refer to.
+/// Declares the bearer schemes [`answers`] requires on each kind of route.
 #[derive(Debug)]
 struct SecuritySchemes;
 
@@ -78,12 +103,16 @@ impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            answers::ADMIN_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The deployment's admin token, `WIZREG_ADMIN_TOKEN`"))
+                    .build(),
+            ),
         );
-        // Tenant routes: WIZREG_AUTH decides which of these is required (none when `open`).
         components.add_security_scheme(
-            "api_key",
+            answers::API_KEY,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
@@ -92,7 +121,7 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
-            "jwt",
+            answers::JWT,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
@@ -103,79 +132,5 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
-        // Every tenant route takes either credential; `{}` stands for `WIZREG_AUTH=open`.
-        let tenant_security = vec![
-            SecurityRequirement::new("api_key", Vec::<String>::new()),
-            SecurityRequirement::new("jwt", Vec::<String>::new()),
-            SecurityRequirement::default(),
-        ];
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let is_tenant_route = path.starts_with("/students") || path.starts_with("/houses");
-            let is_admin_route = path.starts_with("/admin");
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.patch,
-                &mut item.put,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if is_tenant_route {
-                    operation.security = Some(tenant_security.clone());
-                    add_refusals(operation, TENANT_REFUSALS);
-                } else if is_admin_route {
-                    add_refusals(operation, ADMIN_REFUSALS);
-                }
-                add_retry_after(operation);
-            }
-        }
-    }
-}
-
-/// What every tenant route may answer before its handler runs: a missing or bad credential,
-/// or a credential naming another school than `X-Tenant`/Host, or a suspended school.
-const TENANT_REFUSALS: &[(&str, &str)] = &[
-    ("401", "unauthorized: this server needs a valid credential"),
-    ("403", "tenant_mismatch or tenant_suspended"),
-];
-
-/// What every admin route may answer whatever it does: the platform database unreachable.
-const ADMIN_REFUSALS: &[(&str, &str)] = &[("503", "unavailable: the database is unreachable")];
-
-/// Adds `refusals` (and `413 payload_too_large` when the route takes a body) to an operation,
-/// declared once here rather than in each annotation; statuses an annotation already
-/// describes are kept.
-fn add_refusals(operation: &mut Operation, refusals: &[(&str, &str)]) {
-    let error = || Content::new(Some(Ref::from_schema_name("ErrorBody")));
-    let too_large = operation
-        .request_body
-        .is_some()
-        .then_some(("413", "payload_too_large"));
-    for &(status, description) in refusals.iter().chain(too_large.iter()) {
-        let response = ResponseBuilder::new()
-            .description(description)
-            .content("application/json", error())
-            .build();
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert(response.into());
-    }
-}
-
-/// Every `429` and `503` carries `Retry-After` (whole seconds); the annotations declare the
-/// statuses, this declares the header once for all of them.
-fn add_retry_after(operation: &mut Operation) {
-    for status in ["429", "503"] {
-        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
-            let header = HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::Integer))
-                .description(Some("Seconds to wait before retrying"))
-                .build();
-            response.headers.insert("Retry-After".to_owned(), header);
-        }
     }
 }

@@ -5,34 +5,50 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
-use utoipa::OpenApi;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 use super::error::ApiError;
 use super::AppState;
 
-/// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The answer of `/healthz` (`ok`) and `/readyz` (`ready`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
-/// Ready to serve: not draining, and the database answers within a second.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200), (status = 503, body = super::error::ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Liveness
+///
+/// The process is up. Public: no credential.
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, description = "Up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness
+///
+/// Ready to serve: not draining, and the database answers within a second. Public: no
+/// credential.
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses((status = 200, description = "Ready", body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     if state.draining.load(Ordering::Relaxed) {
         return Err(ApiError::unavailable("shutting down"));
     }
     let ping = state.tenancy.run_outside_tenant("select 1", &[]);
     match tokio::time::timeout(Duration::from_secs(1), ping).await {
-        Ok(Ok(_)) => Ok(Json(json!({"status": "ready"}))),
+        Ok(Ok(_)) => Ok(Json(Health { status: "ready" })),
         _ => Err(ApiError::unavailable("the database is unreachable")),
     }
 }
 
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200)))]
+/// This document
+///
+/// The OpenAPI 3.1 description of the API, generated from the code. Public: no credential.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "get_openapi",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(super::openapi::ApiDoc::openapi())
 }

@@ -1,13 +1,17 @@
-//! Keyset pagination: lists fetch one row more than asked; if it came, there is a next page,
-//! and the `Link` header points at it.
+//! Keyset pagination: lists fetch one row more than asked; if it came, there is a next page.
+//! Two headers say so: `X-Next-Cursor`, the id to pass as `after` (what a generated client
+//! reads), and `Link`, the next page's URL (what a browser-style client follows).
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
 
 use super::body::ListParams;
 
+/// The next page's `after`, present only when there is a next page.
+pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
+
 /// Trims the look-ahead row off `rows` and returns the headers for a next page, if any.
-pub fn next_link<T>(
+pub fn next_page<T>(
     path: &str,
     params: &ListParams,
     rows: &mut Vec<T>,
@@ -22,11 +26,13 @@ pub fn next_link<T>(
     let Some(last) = rows.last() else {
         return headers;
     };
-    let mut query = serde_urlencoded::to_string([
-        ("limit", params.limit.to_string()),
-        ("after", id(last).to_string()),
-    ])
-    .unwrap_or_default();
+    let cursor = id(last).to_string();
+    if let Ok(value) = HeaderValue::from_str(&cursor) {
+        headers.insert(NEXT_CURSOR, value);
+    }
+    let mut query =
+        serde_urlencoded::to_string([("limit", params.limit.to_string()), ("after", cursor)])
+            .unwrap_or_default();
     if let Some(name) = &params.name {
         query.push('&');
         query.push_str(&serde_urlencoded::to_string([("name", name)]).unwrap_or_default());

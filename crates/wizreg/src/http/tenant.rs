@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, StatusCode};
-use tenancy::{resolve, TenantId, TenantRef};
+use tenancy::{tenant_from_header, tenant_from_host, TenantId, TenantRef};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::limits::TenantSlot;
 use super::AppState;
 use crate::registry::{TenantRecord, TenantStatus};
@@ -44,14 +44,14 @@ impl FromRequestParts<AppState> for Tenant {
         let from_header = parts
             .headers
             .get("x-tenant")
-            .map(|value| resolve::from_tenant_header(value.as_bytes()))
+            .map(|value| tenant_from_header(value.as_bytes()))
             .transpose()?;
-        let from_host = match parts.headers.get(header::HOST) {
-            Some(host) => resolve::from_host(host.as_bytes(), &state.base_domain)?,
+        let tenant_from_host = match parts.headers.get(header::HOST) {
+            Some(host) => tenant_from_host(host.as_bytes(), &state.base_domain)?,
             None => parts
                 .uri
                 .host()
-                .map(|host| resolve::from_host(host.as_bytes(), &state.base_domain))
+                .map(|host| tenant_from_host(host.as_bytes(), &state.base_domain))
                 .transpose()?
                 .flatten(),
         };
@@ -63,11 +63,11 @@ impl FromRequestParts<AppState> for Tenant {
                     .find(&TenantRef::Id(id))
                     .await?
                     .ok_or_else(ApiError::unknown_tenant)?;
-                let mut named = from_header.iter().chain(from_host.iter());
+                let mut named = from_header.iter().chain(tenant_from_host.iter());
                 if named.any(|reference| !names(&record, reference)) {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,
-                        "tenant_mismatch",
+                        ErrorCode::TenantMismatch,
                         "the X-Tenant header or host names another school than the credential",
                     ));
                 }
@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for Tenant {
             }
             None => {
                 let reference = from_header
-                    .or(from_host)
+                    .or(tenant_from_host)
                     .ok_or_else(ApiError::tenant_required)?;
                 state
                     .registry

@@ -136,6 +136,7 @@ async fn without_a_valid_key_a_school_route_is_unauthorized() {
             (StatusCode::UNAUTHORIZED, "unauthorized"),
             "{authorization:?}"
         );
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
         assert!(
             !reply.body.to_string().contains(&key[20..]),
             "no key text echoed"

@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use tenancy::tx::{set_query_observer, SentQuery};
+use tenancy::{set_query_observer, SentQuery};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 

@@ -33,6 +33,7 @@ async fn the_admin_token_is_accepted_with_any_case_of_the_bearer_scheme_and_noth
             (StatusCode::UNAUTHORIZED, "unauthorized"),
             "{authorization}"
         );
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     }
 }
 
@@ -150,4 +151,36 @@ async fn the_openapi_document_declares_location_link_and_retry_after() {
         }
     }
     assert!(checked >= 30, "{checked} answers with Retry-After");
+}
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_with_allow_and_a_json_error() {
+    let app = TestApp::new().await;
+    for (method, path, admin) in [
+        (Method::PUT, "/students", false),
+        (
+            Method::POST,
+            "/students/00000000-0000-0000-0000-000000000000",
+            false,
+        ),
+        (Method::PUT, "/admin/tenants", true),
+        (Method::POST, "/healthz", false),
+    ] {
+        let mut call = app.call(method.clone(), path).tenant("hogwarts");
+        if admin {
+            call = call.admin();
+        }
+        let reply = call.send().await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+            "{method} {path}"
+        );
+        let allow = reply.header("allow").unwrap_or_default().to_owned();
+        assert!(
+            allow.contains("GET") && !allow.contains(method.as_str()),
+            "{method} {path}: Allow: {allow}"
+        );
+        assert!(reply.header("x-request-id").is_some(), "{method} {path}");
+    }
 }

@@ -95,11 +95,7 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
 /// A tenant transaction holding `key` for hogwarts, the way a running request does: it ran
 /// the product's own claim (so on Citus the key is held wherever the product holds it).
 async fn hold_key(app: &TestApp, key: &str) -> tenancy::TenantTx {
-    let pool = tenancy::pool::build_pool(
-        app.database.config(wizreg::database::Role::App),
-        tenancy::PoolOptions::default(),
-    );
-    let tenancy = tenancy::Tenancy::new(pool, wizreg::serve::ENTER_TENANT_SQL);
+    let tenancy = app.database.command_tenancy();
     let mut running = tenancy.begin(app.hogwarts.id).await.expect("a connection");
     let key = wizreg::idempotency::IdempotencyKey::parse(key.as_bytes()).expect("a key");
     let claim = wizreg::idempotency::claim(&key, std::time::Duration::from_secs(60));

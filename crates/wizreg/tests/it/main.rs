@@ -37,6 +37,7 @@ mod limits;
 mod model;
 mod noisy_neighbours;
 mod observability;
+mod openapi_document;
 mod pgbouncer;
 mod request_logs;
 mod round_trips;

@@ -107,9 +107,50 @@ async fn lists_page_by_keyset_with_a_link_to_the_next_page() {
                 .unwrap_or("")
                 .to_owned()
         });
+        // The cursor header names the same next page: the last id of this one.
+        let last_id = page
+            .body
+            .as_array()
+            .and_then(|a| a.last())
+            .map(|s| &s["id"]);
+        match (&next, page.header("x-next-cursor")) {
+            (Some(link), Some(cursor)) => {
+                assert_eq!(Some(&json!(cursor)), last_id);
+                assert!(link.contains(&format!("after={cursor}")), "{link}");
+            }
+            (None, None) => {}
+            other => panic!("Link and X-Next-Cursor disagree: {other:?}"),
+        }
     }
     let expected: Vec<String> = (0..5).map(|i| format!("Student {i}")).collect();
     assert_eq!(seen, expected, "oldest first, each once");
+}
+
+#[tokio::test]
+async fn a_client_pages_by_passing_x_next_cursor_as_after() {
+    let app = TestApp::new().await;
+    for name in ["Gryffindor", "Hufflepuff", "Ravenclaw"] {
+        let reply = app
+            .post("/houses", json!({"name": name}))
+            .tenant("hogwarts")
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/houses?limit=2".to_owned();
+    loop {
+        let page = app.get(&path).tenant("hogwarts").send().await;
+        assert_eq!(page.status, StatusCode::OK);
+        for house in page.body.as_array().expect("array") {
+            seen.push(house["name"].as_str().unwrap_or("").to_owned());
+        }
+        match page.header("x-next-cursor") {
+            Some(cursor) => path = format!("/houses?limit=2&after={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Gryffindor", "Hufflepuff", "Ravenclaw"]);
 }
 
 #[tokio::test]

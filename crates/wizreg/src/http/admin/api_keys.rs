@@ -14,7 +14,7 @@ use super::tenants::tenant_ref;
 use super::PlatformAdmin;
 use crate::auth::api_keys::ApiKeys;
 use crate::auth::key_store::ApiKeySummary;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::registry::TenantRecord;
 use crate::tenants;
@@ -50,11 +50,13 @@ async fn school(admin: &PlatformAdmin, raw: &str) -> Result<TenantRecord, ApiErr
         .ok_or_else(ApiError::unknown_tenant)
 }
 
-#[utoipa::path(post, path = "/admin/tenants/{tenant}/api-keys", tag = "admin",
-    security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 201, body = IssuedApiKey), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Issue an API key
+///
+/// A key bound to this school, to send as `Authorization: Bearer <key>`. The secret is in this
+/// answer only: the server keeps a keyed hash of it. `503` when API keys are disabled.
+#[utoipa::path(post, path = "/admin/tenants/{tenant}/api-keys", tag = "api-keys", operation_id = "create_api_key",
+    params(("tenant" = String, Path, description = "The school's UUID or slug")),
+    responses((status = 201, description = "The key, with its secret", body = IssuedApiKey)))]
 pub async fn create(
     admin: PlatformAdmin,
     State(state): State<AppState>,
@@ -73,11 +75,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
-#[utoipa::path(get, path = "/admin/tenants/{tenant}/api-keys", tag = "admin",
-    security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 200, body = [ApiKeySummary]), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// List API keys
+///
+/// The school's keys, revoked ones included, without their secrets.
+#[utoipa::path(get, path = "/admin/tenants/{tenant}/api-keys", tag = "api-keys", operation_id = "list_api_keys",
+    params(("tenant" = String, Path, description = "The school's UUID or slug")),
+    responses((status = 200, description = "The school's keys", body = [ApiKeySummary])))]
 pub async fn list(
     admin: PlatformAdmin,
     State(state): State<AppState>,
@@ -88,12 +91,13 @@ pub async fn list(
     Ok(Json(keys.list(school.id).await?))
 }
 
-#[utoipa::path(delete, path = "/admin/tenants/{tenant}/api-keys/{key_id}", tag = "admin",
-    security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug"),
+/// Revoke an API key
+///
+/// The key stops working at once, on every server.
+#[utoipa::path(delete, path = "/admin/tenants/{tenant}/api-keys/{key_id}", tag = "api-keys", operation_id = "revoke_api_key",
+    params(("tenant" = String, Path, description = "The school's UUID or slug"),
         ("key_id" = Uuid, Path, description = "The key's id")),
-    responses((status = 204, description = "Revoked: the key stops working at once, on every server"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked")))]
 pub async fn revoke(
     admin: PlatformAdmin,
     State(state): State<AppState>,

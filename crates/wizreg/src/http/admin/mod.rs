@@ -13,7 +13,8 @@ use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
+use super::routing::with_trailing_slashes;
 use super::AppState;
 use crate::platform::Platform;
 
@@ -28,7 +29,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         let Some(expected) = &state.admin_token else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
             ));
         };
@@ -45,7 +46,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "a valid admin bearer token is required",
             ))
         }
@@ -63,7 +64,7 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
 
 /// The admin routes, each also with a trailing slash (as the tenant routes).
 pub fn routes() -> Router<AppState> {
-    [
+    with_trailing_slashes([
         ("/admin/tenants", get(tenants::list).post(tenants::create)),
         (
             "/admin/tenants/{tenant}",
@@ -84,13 +85,7 @@ pub fn routes() -> Router<AppState> {
         ("/admin/tenants/{tenant}/placement", get(shards::placement)),
         ("/admin/tenants/{tenant}/isolate", post(shards::isolate)),
         ("/admin/tenants/{tenant}/move", post(shards::move_to)),
-    ]
-    .into_iter()
-    .fold(Router::new(), |router, (path, methods)| {
-        router
-            .route(&format!("{path}/"), methods.clone())
-            .route(path, methods)
-    })
+    ])
 }
 
 #[cfg(test)]

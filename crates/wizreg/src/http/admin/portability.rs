@@ -1,12 +1,13 @@
 //! `GET /admin/tenants/{id}/export` and `POST /admin/tenants/{id}/import`: a school as NDJSON,
-//! streamed both ways (see [`crate::portability`] for the format).
+//! streamed both ways (see [`crate::portability`] for the format), described to OpenAPI as
+//! binary bodies so generated clients send and receive bytes.
 //!
 //! The platform connection only finds the school; the records themselves are read and written
 //! in the school's own tenant transaction, as the runtime role.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use tokio_util::io::StreamReader;
 use super::tenants::tenant_ref;
 use super::PlatformAdmin;
 use crate::domain::input::FieldErrors;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
 use crate::portability::export::{export as export_tenant, ExportError};
 use crate::portability::import::{import as import_tenant, ImportError};
@@ -31,6 +32,41 @@ use crate::tenants;
 pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 pub const NDJSON: &str = "application/x-ndjson";
+
+/// Media types an import body may be sent as: NDJSON under its usual names, or plain bytes
+/// (what generated clients send for a binary body).
+const IMPORT_MEDIA_TYPES: [&str; 3] = [NDJSON, "application/jsonl", "application/octet-stream"];
+
+/// A school as NDJSON bytes, one JSON record a line: the `tenant` record, its houses, its
+/// students, and an `end` record with the counts.
+// The import's body extractor (any of `IMPORT_MEDIA_TYPES`), and the export's schema.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct NdjsonBody(Body);
+
+impl<S: Send + Sync> FromRequest<S> for NdjsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let accepted = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                IMPORT_MEDIA_TYPES.contains(&mime.as_str())
+            });
+        if !accepted {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::InvalidRequest,
+                "send the export with Content-Type: application/x-ndjson (or application/octet-stream)",
+            ));
+        }
+        Ok(Self(req.into_body()))
+    }
+}
 
 /// What an import stored.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -54,12 +90,17 @@ async fn target(admin: &PlatformAdmin, raw: &str) -> Result<TenantRecord, ApiErr
     Ok(tenant)
 }
 
-#[utoipa::path(get, path = "/admin/tenants/{tenant}/export", tag = "admin", security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
+/// Export a school
+///
+/// Streams the school as NDJSON from one consistent snapshot: the `tenant` record, houses and
+/// students by id, and an `end` record with the counts (so a cut-off file is recognised). API
+/// keys and idempotency records are not exported.
+#[utoipa::path(get, path = "/admin/tenants/{tenant}/export", tag = "portability", operation_id = "export_tenant",
+    params(("tenant" = String, Path, description = "The school's UUID or slug")),
     responses(
-        (status = 200, description = "One JSON record a line: tenant, houses, students, end", content_type = "application/x-ndjson", body = String),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 200, description = "The school, one JSON record a line", content_type = "application/x-ndjson", body = NdjsonBody,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"<slug>.ndjson\"`"))),
+        (status = 409, description = "`conflict`: the school is being deleted", body = ErrorBody)))]
 pub async fn export(
     admin: PlatformAdmin,
     State(state): State<AppState>,
@@ -101,38 +142,27 @@ pub async fn export(
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/admin/tenants/{tenant}/import", tag = "admin", security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug; the school must hold no houses or students")),
-    request_body(content = String, content_type = "application/x-ndjson", description = "An export, as `GET …/export` wrote it (at most WIZREG_IMPORT_MAX_BYTES, default 2 GiB)"),
+/// Import into a school
+///
+/// Loads an export into a school with no houses or students, in one transaction: all of it or
+/// none. Ids, names, emails, house links and timestamps are kept, so export → import → export
+/// gives the same bytes. The body is read a line at a time (lines up to 64 KiB, bodies up to
+/// `WIZREG_IMPORT_MAX_BYTES`, default 2 GiB); `application/jsonl` is taken too.
+#[utoipa::path(post, path = "/admin/tenants/{tenant}/import", tag = "portability", operation_id = "import_tenant",
+    params(("tenant" = String, Path, description = "The school's UUID or slug; it must hold no houses or students")),
+    request_body(description = "An export, as `export_tenant` wrote it",
+        content((NdjsonBody = "application/x-ndjson"), (NdjsonBody = "application/octet-stream"))),
     responses(
-        (status = 200, body = ImportedCounts),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "The school is not empty, or is being deleted", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "A bad line: `fields.line` and `fields.reason` say which and why; nothing was imported", body = ErrorBody)))]
+        (status = 200, description = "What was imported", body = ImportedCounts),
+        (status = 409, description = "`conflict`: the school is not empty, or is being deleted", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over `WIZREG_IMPORT_MAX_BYTES`; nothing was imported", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a bad line; `fields.line` and `fields.reason` say which and why; nothing was imported", body = ErrorBody)))]
 pub async fn import(
     admin: PlatformAdmin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    NdjsonBody(body): NdjsonBody,
 ) -> Result<Json<ImportedCounts>, ApiError> {
-    let is_ndjson = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == NDJSON || mime == "application/jsonl"
-        })
-        .unwrap_or(false);
-    if !is_ndjson {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-            "send the export with Content-Type: application/x-ndjson",
-        ));
-    }
     let tenant = target(&admin, &tenant).await?;
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     let counts = import_tenant(
@@ -153,7 +183,7 @@ pub async fn import(
 fn bad_line(line: u64, reason: String) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
+        ErrorCode::ValidationFailed,
         format!("line {line}: {reason}; nothing was imported"),
     )
     .with_fields(FieldErrors::from([
@@ -168,7 +198,7 @@ fn import_error(err: ImportError) -> ApiError {
         ImportError::NotEmpty => ApiError::conflict(err.to_string()),
         ImportError::Input(LinesError::TooLarge { max_bytes }) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("an import is at most {max_bytes} bytes; nothing was imported"),
         ),
         ImportError::Input(LinesError::LineTooLong { line }) => {

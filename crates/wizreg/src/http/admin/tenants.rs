@@ -4,68 +4,35 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use tenancy::{Slug, TenantRef};
+use tenancy::{TenantId, TenantRef};
 
 use super::PlatformAdmin;
-use crate::domain::input::{name_rule, Field};
+use crate::domain::input::Field;
+use crate::domain::tenants::{NewTenant, TenantPatch};
 use crate::http::body::JsonObject;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
-use crate::registry::{TenantRecord, TenantStatus};
+use crate::registry::TenantRecord;
 use crate::tenants;
 
-/// The body of `POST /admin/tenants`.
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
-pub struct NewTenantInput {
-    /// Optional: keeps the id of a school moved from another deployment (see the export's
-    /// tenant record). A new UUIDv7 otherwise.
-    id: Option<uuid::Uuid>,
-    #[schema(example = "hogwarts")]
-    slug: String,
-    #[schema(example = "Hogwarts School of Witchcraft and Wizardry")]
-    name: String,
-}
-
-/// The body of `PATCH /admin/tenants/{id}`.
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct TenantPatchInput {
-    status: Option<TenantStatus>,
-    name: Option<String>,
-    /// This school's own statement timeout (1 to 600000 ms); null returns it to the default.
-    #[schema(minimum = 1, maximum = 600000)]
-    statement_timeout_ms: Option<i32>,
-}
-
-fn slug_rule(raw: &str) -> Result<String, String> {
-    Slug::parse(raw)
-        .map(|s| s.to_string())
-        .map_err(|e| e.to_string())
-}
-
-#[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantInput,
-    security(("admin_token" = [])),
-    responses((status = 201, body = TenantRecord, headers(("Location" = String, description = "The new school: /admin/tenants/{id}"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, description = "The slug (or the id) is taken", body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Create a school
+///
+/// One insert, no migration and no restart: the school is served at once. A taken slug (or id)
+/// is `409`.
+#[utoipa::path(post, path = "/admin/tenants", tag = "tenants", operation_id = "create_tenant",
+    request_body = NewTenant,
+    responses((status = 201, description = "The school", body = TenantRecord,
+            headers(("Location" = String, description = "The new school: `/admin/tenants/{id}`"))),
+        (status = 409, description = "`conflict`: the slug (or the id) is taken", body = ErrorBody)))]
 pub async fn create(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,
-    JsonObject(mut input): JsonObject,
+    JsonObject(input): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<TenantRecord>), ApiError> {
-    let slug = input.text("slug", slug_rule);
-    let slug = input.require("slug", slug);
-    let name = input.text("name", name_rule);
-    let name = input.require_if_present("name", name);
-    let id = match input.uuid("id") {
-        Field::Value(id) => tenancy::TenantId::from_uuid(id),
-        _ => tenancy::TenantId::new_v7(),
-    };
-    input.finish()?;
-    let slug = Slug::parse(&slug.unwrap_or_default())
-        .map_err(|e| ApiError::field("slug", &e.to_string()))?;
-    let name = name.unwrap_or_else(|| slug.to_string());
+    let new = NewTenant::parse(input)?;
+    let id = new.id.unwrap_or_else(TenantId::new_v7);
+    let slug = new.slug;
+    let name = new.name.unwrap_or_else(|| slug.to_string());
     let conn = platform.connection().await?;
     let tenant = tenants::create_with_id(conn.client(), id, &slug, &name).await?;
     state.registry.forget(tenant.id);
@@ -76,8 +43,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, headers, Json(tenant)))
 }
 
-#[utoipa::path(get, path = "/admin/tenants", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = [TenantRecord]), (status = 401, body = ErrorBody)))]
+/// List schools
+///
+/// Every school of this deployment, active or suspended.
+#[utoipa::path(get, path = "/admin/tenants", tag = "tenants", operation_id = "list_tenants",
+    responses((status = 200, description = "Every school", body = [TenantRecord])))]
 pub async fn list(
     PlatformAdmin(platform): PlatformAdmin,
 ) -> Result<Json<Vec<TenantRecord>>, ApiError> {
@@ -90,15 +60,18 @@ pub fn tenant_ref(raw: &str) -> Result<TenantRef, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "unknown_tenant",
+            ErrorCode::UnknownTenant,
             "no school by that name or id",
         )
     })
 }
 
-#[utoipa::path(get, path = "/admin/tenants/{tenant}", tag = "admin", security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 200, body = TenantRecord), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Get a school
+///
+/// By its UUID or its slug.
+#[utoipa::path(get, path = "/admin/tenants/{tenant}", tag = "tenants", operation_id = "get_tenant",
+    params(("tenant" = String, Path, description = "The school's UUID or slug")),
+    responses((status = 200, description = "The school", body = TenantRecord)))]
 pub async fn get(
     PlatformAdmin(platform): PlatformAdmin,
     Path(tenant): Path<String>,
@@ -111,49 +84,42 @@ pub async fn get(
         .ok_or_else(ApiError::unknown_tenant)
 }
 
-#[utoipa::path(patch, path = "/admin/tenants/{tenant}", tag = "admin", request_body = TenantPatchInput,
-    security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 200, body = TenantRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "The school is being deleted", body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Change a school
+///
+/// Suspend or resume it, rename it, or give it a statement timeout of its own. A suspended
+/// school's requests get `403 tenant_suspended` at once, on every server.
+#[utoipa::path(patch, path = "/admin/tenants/{tenant}", tag = "tenants", operation_id = "update_tenant",
+    request_body = TenantPatch, params(("tenant" = String, Path, description = "The school's UUID or slug")),
+    responses((status = 200, description = "The school as changed", body = TenantRecord),
+        (status = 409, description = "`conflict`: the school is being deleted", body = ErrorBody)))]
 pub async fn update(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    JsonObject(mut input): JsonObject,
+    JsonObject(input): JsonObject,
 ) -> Result<Json<TenantRecord>, ApiError> {
     let reference = tenant_ref(&tenant)?;
-    let status = match input.text("status", |s| match s {
-        "active" | "suspended" => Ok(s.to_owned()),
-        _ => Err("must be \"active\" or \"suspended\"".into()),
-    }) {
-        Field::Value(s) if s == "suspended" => Some(TenantStatus::Suspended),
-        Field::Value(_) => Some(TenantStatus::Active),
-        Field::Null => {
-            input.error("status", "must not be null");
-            None
-        }
-        Field::Absent => None,
-    };
-    let name = input.text("name", name_rule);
-    let name = input.require_if_present("name", name);
-    let statement_timeout = input.integer("statement_timeout_ms", 1..=600_000);
-    input.finish()?;
+    let patch = TenantPatch::parse(input)?;
     let conn = platform.connection().await?;
     let current = tenants::find(conn.client(), &reference)
         .await?
         .ok_or_else(ApiError::unknown_tenant)?;
-    let mut updated = tenants::update(conn.client(), current.id, status, name.as_deref()).await?;
+    let mut updated = tenants::update(
+        conn.client(),
+        current.id,
+        patch.status,
+        patch.name.as_deref(),
+    )
+    .await?;
     if updated.is_none() && tenants::is_offboarding(conn.client(), current.id).await? {
         return Err(ApiError::conflict(
             "this school is being deleted and cannot be resumed; finish with DELETE /admin/tenants/{id}",
         ));
     }
-    let timeout_ms = match statement_timeout {
+    let timeout_ms = match patch.statement_timeout_ms {
         Field::Absent => None,
         Field::Null => Some(None),
-        Field::Value(ms) => Some(i32::try_from(ms).ok()),
+        Field::Value(ms) => Some(Some(ms)),
     };
     if let Some(timeout_ms) = timeout_ms {
         updated = tenants::set_statement_timeout(conn.client(), current.id, timeout_ms).await?;
@@ -162,10 +128,14 @@ pub async fn update(
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
 }
 
-#[utoipa::path(delete, path = "/admin/tenants/{tenant}", tag = "admin", security(("admin_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant UUID or slug")),
-    responses((status = 204, description = "The school and every row it had are gone; its slug is free again"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Delete a school
+///
+/// Removes every row of the school (students, houses, API keys), in batches, then the school;
+/// its keys stop working at once and its slug is free again. An interrupted delete leaves the
+/// school suspended; running it again carries on.
+#[utoipa::path(delete, path = "/admin/tenants/{tenant}", tag = "tenants", operation_id = "delete_tenant",
+    params(("tenant" = String, Path, description = "The school's UUID or slug")),
+    responses((status = 204, description = "The school and every row it had are gone")))]
 pub async fn delete(
     PlatformAdmin(platform): PlatformAdmin,
     State(state): State<AppState>,

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use tenancy::pool::build_pool;
+use tenancy::build_pool;
 use tenancy::{PgPool, PoolOptions};
 use tokio_postgres::error::SqlState;
 use wizreg::database::Role;
@@ -16,7 +16,7 @@ use crate::harness::{begin_as_tenant, on_both_backends, TestApp};
 fn verified_pool(app: &TestApp) -> PgPool {
     let options = PoolOptions {
         max_size: 1,
-        verify_on_checkout: Some(wizreg::audit::TENANT_SETTING),
+        verify_on_checkout: Some(wizreg::database::TENANT_SETTING),
         ..PoolOptions::default()
     };
     build_pool(app.database.config(Role::App), options)

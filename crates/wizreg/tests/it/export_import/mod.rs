@@ -197,3 +197,23 @@ async fn an_export_larger_than_a_request_body_limit_streams_out_and_imports_back
         contents(&app, app.hogwarts.id.as_uuid()).await
     );
 }
+
+#[tokio::test]
+async fn an_import_sent_as_plain_bytes_is_taken_like_ndjson() {
+    // What generated clients send for a binary body: `application/octet-stream`.
+    let app = TestApp::new().await;
+    seed_hogwarts(&app).await;
+    let exported = export(&app, "hogwarts").await;
+    let imported = app
+        .call(Method::POST, "/admin/tenants/castelobruxo/import")
+        .admin()
+        .raw_body("application/octet-stream", exported)
+        .send()
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{imported:?}");
+    assert_eq!(imported.body, json!({"houses": 2, "students": 4}));
+    assert_eq!(
+        contents(&app, app.castelobruxo.id.as_uuid()).await,
+        contents(&app, app.hogwarts.id.as_uuid()).await
+    );
+}

@@ -36,6 +36,7 @@ pub fn citus_cluster() -> &'static EmbeddedCitus {
                 data_dir: data_dir(),
                 pg_bin: None,
                 ephemeral: true,
+                ..Default::default()
             };
             let cluster =
                 match EmbeddedCitus::start_with(&options, TEST_WORKERS, &test_node_settings()) {

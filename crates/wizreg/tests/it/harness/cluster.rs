@@ -30,6 +30,7 @@ pub fn cluster_socket() -> &'static PathBuf {
                 data_dir: fresh_data_dir(),
                 pg_bin: None,
                 ephemeral: true,
+                ..Default::default()
             };
             let cluster = EmbeddedPostgres::start(&options).expect("start the test PostgreSQL");
             prepare_template(cluster.socket_dir());

@@ -29,6 +29,7 @@ pub fn own_cluster_options(dir: &Path) -> EmbeddedOptions {
         data_dir: dir.join("data"),
         pg_bin: None,
         ephemeral: true,
+        ..Default::default()
     }
 }
 
