@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing (PostgreSQL 15 server
-# binaries, PgBouncer for the transaction-pooler proof, Citus for the distributed proof), then
-# runs every test. The tests start
+# binaries, PgBouncer for the transaction-pooler proof, Chromium and chromedriver for the
+# console's browser tests, Citus for the distributed proof), then runs every test. The tests start
 # their own PostgreSQL and PgBouncer; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql-15)
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+# The web console's browser tests: Chromium driven through chromedriver, axe-core from npm.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test: missing ${missing[*]}: install them (sudo apt-get install -y ${missing[*]}) and rerun" >&2

@@ -4,13 +4,16 @@
 
 mod database;
 mod dataset;
+mod floors;
 mod http;
 mod load;
 mod measure;
 mod paired;
 mod report;
+mod requests;
 mod run;
 mod server;
+mod soak;
 mod summary;
 
 use std::path::PathBuf;
@@ -46,6 +49,10 @@ pub struct Args {
     /// Where the JSON, chart and logs go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+    /// Instead of the benchmark: a mixed-load soak of this many seconds, printed window by
+    /// window (`scripts/soak.sh`).
+    #[arg(long)]
+    pub soak: Option<u64>,
     /// The Markdown page whose generated section is replaced.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub doc: PathBuf,
@@ -71,7 +78,10 @@ fn main() {
     let outcome = if args.citus {
         runtime.block_on(run::citus::all(&args))
     } else {
-        runtime.block_on(run::all(&args))
+        match args.soak {
+            Some(seconds) => runtime.block_on(soak::run(&args, seconds)),
+            None => runtime.block_on(run::all(&args)),
+        }
     };
     if let Err(err) = outcome {
         eprintln!("wizreg-bench: {err}");

@@ -92,7 +92,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             Ok(())
         }
         Command::Migrate => {
-            crate::serve::init_logging(&config);
+            let _log = crate::serve::init_logging(&config);
             let database = Database::open(&config)?;
             let applied = database.migrate().await?;
             println!("migrations applied: {applied}");

@@ -4,11 +4,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cache_epochs;
 pub mod citus;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod database;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod idempotency;

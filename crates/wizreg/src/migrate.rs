@@ -31,6 +31,16 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "limits_and_idempotency",
         include_str!("../migrations/0004_limits_and_idempotency.sql"),
     ),
+    (
+        5,
+        "cheaper_enter_tenant",
+        include_str!("../migrations/0005_cheaper_enter_tenant.sql"),
+    ),
+    (
+        6,
+        "slug_not_uuid",
+        include_str!("../migrations/0006_slug_not_uuid.sql"),
+    ),
 ];
 
 /// Creates the roles and schema if missing, then applies pending migrations. Returns how many

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use deadpool::managed::Object;
+use tenancy::tls::PgTls;
 use tenancy::{build_pool, ConnectionManager};
 use tenancy::{DbError, PgPool, PoolOptions, StatementMode};
-use tokio_postgres::{Client, Config as PgConfig, NoTls};
+use tokio_postgres::{Client, Config as PgConfig};
 
 use crate::database::{Database, Role};
 
@@ -19,6 +20,8 @@ pub struct Platform {
     /// The administrator's settings, for the rare shard operations only (see
     /// [`Platform::owner_connection`]).
     owner: PgConfig,
+    /// The administrator URL's TLS connector: the owner's session is encrypted like every other.
+    owner_tls: PgTls,
 }
 
 impl Platform {
@@ -34,8 +37,9 @@ impl Platform {
         let mut owner = database.config(Role::Admin);
         owner.application_name("wizreg-shards");
         Self {
-            pool: build_pool(config, options),
+            pool: build_pool(config, database.tls(Role::Platform), options),
             owner,
+            owner_tls: database.tls(Role::Admin),
         }
     }
 
@@ -51,7 +55,7 @@ impl Platform {
     /// on Citus ([`crate::shards`]): Citus lets only the tables' owner do that. Not pooled:
     /// these operations are rare, and no request path should find an owner session lying about.
     pub async fn owner_connection(&self) -> Result<Client, DbError> {
-        let (client, connection) = self.owner.connect(NoTls).await?;
+        let (client, connection) = tenancy::connect(&self.owner, self.owner_tls.clone()).await?;
         tokio::spawn(connection);
         Ok(client)
     }

@@ -8,7 +8,7 @@
 //! statement with no table in it runs on the coordinator, where the servers listen.
 
 use tenancy::{DbError, Slug, TenantId, TenantRef};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::domain::violation::{Constraints, Violation};
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
@@ -16,7 +16,7 @@ use crate::tenant_events::CHANNEL;
 
 /// Tells every server that tenant `id` changed (delivered when this connection's transaction
 /// commits: at once outside a transaction).
-async fn announce(platform: &Client, id: TenantId) -> Result<(), DbError> {
+async fn announce(platform: &impl GenericClient, id: TenantId) -> Result<(), DbError> {
     platform
         .execute(
             "select pg_notify($1, $2)",
@@ -78,7 +78,7 @@ pub async fn seed_demo_if_empty(platform: &Client) -> Result<bool, DbError> {
 
 /// The tenant a reference names.
 pub async fn find(
-    platform: &Client,
+    platform: &impl GenericClient,
     reference: &TenantRef,
 ) -> Result<Option<TenantRecord>, DbError> {
     let row = match reference {
@@ -97,7 +97,7 @@ pub async fn find(
 /// Changes a tenant's status and/or name; `None` if there is no such tenant, or if it would
 /// resume a half-deleted one (see [`is_offboarding`]).
 pub async fn update(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     status: Option<TenantStatus>,
     name: Option<&str>,
@@ -120,7 +120,7 @@ pub async fn update(
 /// Sets (or with `None` clears) a tenant's own statement timeout, which `enter_tenant` applies
 /// to that tenant's transactions only.
 pub async fn set_statement_timeout(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     timeout_ms: Option<i32>,
 ) -> Result<Option<TenantRecord>, DbError> {
@@ -156,7 +156,7 @@ pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, 
 }
 
 /// Whether the tenant is half-deleted (offboarding started and not finished).
-pub async fn is_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+pub async fn is_offboarding(platform: &impl GenericClient, id: TenantId) -> Result<bool, DbError> {
     let row = platform
         .query_opt(
             "select offboarding_since is not null from wizreg.tenant where id = $1",

@@ -97,7 +97,7 @@ impl EmbeddedCitus {
         &self.coordinator
     }
 
-    /// The workers, in order.
+    /// The workers, in the order of their directories (`workers/1`, `workers/2`, …).
     pub fn workers(&self) -> &[EmbeddedPostgres] {
         &self.workers
     }

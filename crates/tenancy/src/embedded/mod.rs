@@ -88,13 +88,14 @@ pub enum EmbeddedError {
     /// The server exited or did not accept connections within a minute; the path is its log.
     #[error("PostgreSQL did not become ready; its log is {0}")]
     NotReady(PathBuf),
-    /// Citus was asked for, but the PostgreSQL installation has no `citus.so`.
+    /// [`EmbeddedCitus`] was asked for, but the server cannot load Citus; the path is the
+    /// server binaries' directory.
     #[error("Citus is not installed for the PostgreSQL in {0} (no citus.so in its library directory): install Citus 13 for PostgreSQL 15 from the Citus project's packages (https://docs.citusdata.com), or run ../shared/citus/install.sh from a checkout of this project")]
     CitusNotInstalled(PathBuf),
     /// Creating a database, the extension or the node registrations failed.
     #[error("setting up Citus in database {dbname}: {source}")]
     Citus {
-        /// The database being set up.
+        /// The database being prepared or copied.
         dbname: String,
         /// The server's error.
         source: tokio_postgres::Error,

@@ -29,7 +29,7 @@ pub struct SentQuery {
 /// A parameter in its binary wire form, bindable again as a parameter of the same type.
 #[derive(Clone, Debug)]
 pub struct SentParam {
-    /// The parameter's type.
+    /// The type it was sent as.
     pub sql_type: Type,
     /// `None` for SQL NULL.
     pub value: Option<Vec<u8>>,

@@ -69,7 +69,10 @@ impl Database {
         let mut runtime = self.config(Role::App);
         runtime.application_name("wizreg");
         apply_session_timeouts(config, &mut runtime);
-        Tenancy::with_convention(build_pool(runtime, options), &self.convention())
+        Tenancy::with_convention(
+            build_pool(runtime, self.tls(Role::App), options),
+            &self.convention(),
+        )
     }
 
     /// Tenant transactions for a command: two connections, with the server's own timeouts.
@@ -79,7 +82,7 @@ impl Database {
             ..PoolOptions::default()
         };
         Tenancy::with_convention(
-            build_pool(self.config(Role::App), options),
+            build_pool(self.config(Role::App), self.tls(Role::App), options),
             &self.convention(),
         )
     }

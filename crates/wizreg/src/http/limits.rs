@@ -108,16 +108,32 @@ impl Limits {
                 ));
             }
         }
+        let semaphore = match self.slots.get(&tenant).await {
+            Some(semaphore) => semaphore,
+            None => Box::pin(self.new_slots(tenant)).await,
+        };
+        // A free slot, the common case, is taken without arming a timer.
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Ok(TenantSlot { _permit: permit });
+        }
+        Box::pin(self.wait_for_slot(semaphore)).await
+    }
+
+    /// The school's semaphore, created once however many requests ask together.
+    async fn new_slots(&self, tenant: TenantId) -> Arc<Semaphore> {
         // `Semaphore::new` panics above MAX_PERMITS; a huge WIZREG_TENANT_MAX_CONCURRENCY means
         // "no cap", not a panic on every request.
         let max = self
             .settings
             .max_concurrency
             .clamp(1, Semaphore::MAX_PERMITS);
-        let semaphore = self
-            .slots
+        self.slots
             .get_with(tenant, async { Arc::new(Semaphore::new(max)) })
-            .await;
+            .await
+    }
+
+    /// Waits up to the queue wait for one of the school's slots.
+    async fn wait_for_slot(&self, semaphore: Arc<Semaphore>) -> Result<TenantSlot, ApiError> {
         match tokio::time::timeout(self.settings.queue_wait, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(TenantSlot { _permit: permit }),
             // Timed out (or, never in practice, the semaphore was closed).

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod deadline;
 pub mod error;
 pub mod houses;
 pub mod idempotency;
@@ -53,6 +54,8 @@ pub struct AppState {
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
+    /// The web console's cookie key, session lifetime and running jobs.
+    pub console: crate::console::ConsoleSettings,
 }
 
 /// What protects the API, which whoever builds an [`AppState`] must decide: who may call
@@ -89,7 +92,14 @@ impl AppState {
             import_max_bytes: admin::portability::DEFAULT_IMPORT_MAX_BYTES,
             platform,
             admin_token,
+            console: crate::console::ConsoleSettings::ephemeral(),
         }
+    }
+
+    /// Replaces the console settings (a key of this process only, by default).
+    pub fn with_console(mut self, console: crate::console::ConsoleSettings) -> Self {
+        self.console = console;
+        self
     }
 
     /// Sets the largest import body accepted.
@@ -136,11 +146,13 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/metrics", get(metrics::metrics_text))
         .merge(admin::routes())
+        .merge(crate::console::routes(state.clone()))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_errors::json_errors))
         .layer(middleware::from_fn(limits::reject_oversized_headers))
+        .layer(middleware::from_fn(deadline::enforce))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -35,6 +35,7 @@ use crate::{domain, registry};
         (name = "tenants", description = "Schools: create, list, change and delete them at runtime (admin token)"),
         (name = "api-keys", description = "API keys bound to one school (admin token)"),
         (name = "portability", description = "A school as NDJSON: export, and import into an empty school (admin token)"),
+        (name = "shards", description = "A school's shards on a Citus cluster: placement, isolation and moves (admin token)"),
         (name = "operations", description = "Liveness, readiness, metrics and this document (public)"),
     ),
     paths(

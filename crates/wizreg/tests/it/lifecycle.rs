@@ -95,13 +95,13 @@ impl Server {
     }
 }
 
-fn request_head(method: &str, path: &str, content_length: usize) -> String {
+pub(crate) fn request_head(method: &str, path: &str, content_length: usize) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: hogwarts\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
 }
 
-async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
+pub(crate) async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut bytes))
         .await

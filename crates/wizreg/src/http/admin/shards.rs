@@ -7,19 +7,38 @@ use axum::Json;
 
 use super::tenants::tenant_ref;
 use super::PlatformAdmin;
+use crate::domain::input::{FieldErrors, Input};
 use crate::http::body::JsonObject;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::registry::TenantRecord;
 use crate::shards::{self, NodeAddr, ShardChange, ShardError, TenantPlacement};
 use crate::tenants;
 
-/// The body of `POST /admin/tenants/{id}/move`.
+/// The body of `POST /admin/tenants/{id}/move`: the worker to put the school's shard group on.
 #[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the accepted JSON for OpenAPI; parsing goes through `Input`.
+#[serde(deny_unknown_fields)] // Only for the schema: `Input::finish` refuses unknown fields.
 pub struct MoveInput {
     /// The target worker as registered in Citus (`host:port`, see the placement).
-    #[schema(example = "10.0.0.12:5432")]
-    node: String,
+    #[schema(value_type = String, example = "10.0.0.12:5432")]
+    pub node: NodeAddr,
+}
+
+impl MoveInput {
+    pub fn parse(mut input: Input) -> Result<Self, FieldErrors> {
+        let node = input.text("node", |raw| {
+            raw.parse::<NodeAddr>()
+                .map(|node| node.to_string())
+                .map_err(str::to_owned)
+        });
+        let node = input.require("node", node);
+        input.finish()?;
+        // Checked once above already; this only turns the checked text back into a `NodeAddr`.
+        let node = node
+            .unwrap_or_default()
+            .parse()
+            .map_err(|reason: &str| FieldErrors::from([("node".to_owned(), reason.to_owned())]))?;
+        Ok(Self { node })
+    }
 }
 
 impl From<ShardError> for ApiError {
@@ -49,7 +68,12 @@ async fn school(admin: &PlatformAdmin, tenant: &str) -> Result<TenantRecord, Api
         .ok_or_else(ApiError::unknown_tenant)
 }
 
-#[utoipa::path(get, path = "/admin/tenants/{tenant}/placement", tag = "admin",
+/// Show a school's placement
+///
+/// The Citus worker(s) holding the school's shard group, with each table's shard. Reads the
+/// coordinator's metadata only; `409` on a single PostgreSQL.
+#[utoipa::path(get, path = "/admin/tenants/{tenant}/placement", tag = "shards",
+    operation_id = "get_tenant_placement",
     security(("admin_token" = [])),
     params(("tenant" = String, Path, description = "Tenant UUID or slug")),
     responses((status = 200, description = "The worker(s) holding the school's shard group", body = TenantPlacement),
@@ -65,7 +89,13 @@ pub async fn placement(
     Ok(Json(shards::placement(&owner, school.id).await?))
 }
 
-#[utoipa::path(post, path = "/admin/tenants/{tenant}/isolate", tag = "admin",
+/// Isolate a school
+///
+/// Splits the school's shards so that it has a shard group of its own (Citus
+/// `isolate_tenant_to_new_shard`), on the worker that held it. Writes to the school pause
+/// briefly at the end of the split; `409` on a single PostgreSQL.
+#[utoipa::path(post, path = "/admin/tenants/{tenant}/isolate", tag = "shards",
+    operation_id = "isolate_tenant",
     security(("admin_token" = [])),
     params(("tenant" = String, Path, description = "Tenant UUID or slug")),
     responses((status = 200, description = "The school has a shard group of its own (`changed` false if it already had one)", body = ShardChange),
@@ -87,7 +117,13 @@ pub async fn isolate(
     Ok(Json(change))
 }
 
-#[utoipa::path(post, path = "/admin/tenants/{tenant}/move", tag = "admin", request_body = MoveInput,
+/// Move a school to a worker
+///
+/// Moves the school's shard group, with every school sharing it, to the worker `node` (Citus
+/// `citus_move_shard_placement`). Isolate the school first to move it alone; `409` on a single
+/// PostgreSQL.
+#[utoipa::path(post, path = "/admin/tenants/{tenant}/move", tag = "shards",
+    operation_id = "move_tenant", request_body = MoveInput,
     security(("admin_token" = [])),
     params(("tenant" = String, Path, description = "Tenant UUID or slug")),
     responses((status = 200, description = "The school's shard group is on the node (`changed` false if it already was)", body = ShardChange),
@@ -99,19 +135,9 @@ pub async fn isolate(
 pub async fn move_to(
     admin: PlatformAdmin,
     Path(tenant): Path<String>,
-    JsonObject(mut input): JsonObject,
+    JsonObject(input): JsonObject,
 ) -> Result<Json<ShardChange>, ApiError> {
-    let node = input.text("node", |raw| {
-        raw.parse::<NodeAddr>()
-            .map(|node| node.to_string())
-            .map_err(str::to_owned)
-    });
-    let node = input.require("node", node);
-    input.finish()?;
-    let node: NodeAddr = node
-        .unwrap_or_default()
-        .parse()
-        .map_err(|reason| ApiError::field("node", reason))?;
+    let MoveInput { node } = MoveInput::parse(input)?;
     let school = school(&admin, &tenant).await?;
     let owner = admin.0.owner_connection().await?;
     let change = tokio::spawn(async move { shards::move_to(&owner, school.id, &node).await })

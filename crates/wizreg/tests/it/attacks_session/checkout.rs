@@ -19,7 +19,11 @@ fn verified_pool(app: &TestApp) -> PgPool {
         verify_on_checkout: Some(wizreg::database::TENANT_SETTING),
         ..PoolOptions::default()
     };
-    build_pool(app.database.config(Role::App), options)
+    build_pool(
+        app.database.config(Role::App),
+        app.database.tls(Role::App),
+        options,
+    )
 }
 
 on_both_backends! {

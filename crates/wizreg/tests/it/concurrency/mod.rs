@@ -28,7 +28,7 @@ pub fn load_config(config: &mut Config) {
 /// The assertions both runs share, after printing the figures for the record.
 pub fn assert_isolated(label: &str, figures: &Figures) {
     println!(
-        "{label}: {} requests across {SCHOOLS} schools, {} completed, {} cancelled by the client ({} rolled back mid-transaction), {} rows checked, {} foreign rows; {} pooled checkouts verified, {} violations, {} discarded in a transaction",
+        "{label}: {} requests across {SCHOOLS} schools, {} completed, {} cancelled by the client ({} caught inside a transaction), {} rows checked, {} foreign rows; {} pooled checkouts verified, {} violations, {} discarded in a transaction",
         figures.requests, figures.completed, figures.cancelled, figures.rolled_back_on_drop, figures.rows_checked, figures.foreign_rows, figures.verified_checkouts, figures.violations, figures.discarded_in_transaction
     );
     assert_eq!(
