@@ -188,6 +188,11 @@ async fn make_reference_table(tx: &Transaction<'_>) -> Result<(), StartupError> 
     tx.batch_execute("drop trigger if exists tenant_changed on wizreg.tenant")
         .await
         .map_err(fail("drop the tenant change trigger"))?;
+    // Only the set_config form of enter_tenant reads the mark this trigger sets; the SET LOCAL
+    // form installed on Citus looks the school's statement timeout up every time.
+    tx.batch_execute("drop trigger if exists tenant_statement_timeout_override on wizreg.tenant")
+        .await
+        .map_err(fail("drop the statement timeout override trigger"))?;
     let others: Vec<String> = tx
         .query(
             "select tgname::text from pg_trigger where tgrelid = 'wizreg.tenant'::regclass and not tgisinternal",
