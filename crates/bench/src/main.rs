@@ -28,6 +28,9 @@ pub struct Args {
     /// 10,000 schools × 100 students (default: 100 × 1,000), compared with the default size.
     #[arg(long)]
     pub large: bool,
+    /// One PostgreSQL beside a Citus coordinator with 2 workers (tables into docs/scale-out.md).
+    #[arg(long)]
+    pub citus: bool,
     /// Measured seconds per run.
     #[arg(long, default_value_t = 8)]
     pub seconds: u64,
@@ -72,9 +75,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let outcome = match args.soak {
-        Some(seconds) => runtime.block_on(soak::run(&args, seconds)),
-        None => runtime.block_on(run::all(&args)),
+    let outcome = if args.citus {
+        runtime.block_on(run::citus::all(&args))
+    } else {
+        match args.soak {
+            Some(seconds) => runtime.block_on(soak::run(&args, seconds)),
+            None => runtime.block_on(run::all(&args)),
+        }
     };
     if let Err(err) = outcome {
         eprintln!("wizreg-bench: {err}");

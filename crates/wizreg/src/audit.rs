@@ -15,7 +15,10 @@ use crate::error::StartupError;
 
 /// What Wizreg's audit inspects, for the role requests run as.
 pub fn target(runtime_role: &str) -> AuditTarget {
-    AuditTarget::from(&convention(runtime_role))
+    let mut target = AuditTarget::from(&convention(runtime_role));
+    // On Citus the tenant directory must be on every node (a reference table).
+    target.directory_tables = vec!["wizreg.tenant".into()];
+    target
 }
 
 /// Audits `database`: reads the catalogue as the administrator, for the `DATABASE_URL` user.
@@ -50,6 +53,12 @@ pub async fn command(config: Config) -> ExitCode {
                 seen.definer_functions,
                 seen.server_version
             );
+            if let Some(citus) = &seen.citus_version {
+                eprintln!(
+                    "wizreg audit: Citus {citus}: checked the distribution and {} shard placement(s)",
+                    seen.shard_placements
+                );
+            }
             if report.is_clean() {
                 ExitCode::SUCCESS
             } else {

@@ -185,15 +185,14 @@ pub async fn distribute(
 
 async fn make_reference_table(tx: &Transaction<'_>) -> Result<(), StartupError> {
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
-    // Both would fire on the workers. Changes are announced from the coordinator instead, and
-    // the SET LOCAL enter_tenant used on Citus looks up a school's timeout override every time,
-    // so it needs no "an override was ever set" mark.
-    tx.batch_execute(
-        "drop trigger if exists tenant_changed on wizreg.tenant;
-         drop trigger if exists tenant_statement_timeout_override on wizreg.tenant",
-    )
-    .await
-    .map_err(fail("drop the tenant triggers"))?;
+    tx.batch_execute("drop trigger if exists tenant_changed on wizreg.tenant")
+        .await
+        .map_err(fail("drop the tenant change trigger"))?;
+    // Only the set_config form of enter_tenant reads the mark this trigger sets; the SET LOCAL
+    // form installed on Citus looks the school's statement timeout up every time.
+    tx.batch_execute("drop trigger if exists tenant_statement_timeout_override on wizreg.tenant")
+        .await
+        .map_err(fail("drop the statement timeout override trigger"))?;
     let others: Vec<String> = tx
         .query(
             "select tgname::text from pg_trigger where tgrelid = 'wizreg.tenant'::regclass and not tgisinternal",

@@ -24,5 +24,6 @@ pub mod platform;
 pub mod portability;
 pub mod registry;
 pub mod serve;
+pub mod shards;
 pub mod tenant_events;
 pub mod tenants;

@@ -14,6 +14,7 @@ use crate::report::Row;
 use crate::server::{Launch, Server};
 use crate::Args;
 
+pub mod citus;
 mod creation;
 pub(crate) mod limits;
 mod round_trips;

@@ -202,13 +202,26 @@ impl EmbeddedCitus {
                 ))
                 .await
                 .map_err(fail)?;
-            postgres
-                .batch_execute(&format!(
-                    "create database {} template {template}",
-                    quote_ident(dbname)
-                ))
-                .await
-                .map_err(fail)?;
+            let create = format!(
+                "create database {} template {template}",
+                quote_ident(dbname)
+            );
+            // A terminated session can outlive CREATE DATABASE's own 5 s wait on a busy
+            // machine: try again for a while before giving up.
+            let mut attempts = 0;
+            loop {
+                match postgres.batch_execute(&create).await {
+                    Err(err)
+                        if attempts < 10
+                            && err.code()
+                                == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+                    {
+                        attempts += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                    done => break done.map_err(fail)?,
+                }
+            }
         }
         Ok(())
     }

@@ -10,8 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tenancy::{DbError, DbErrorKind, Slug, TenantRef};
 use tokio_postgres::Client;
 
+mod shards;
 mod transfer;
 
+use self::shards::ShardAction;
 use self::transfer::{export_to, import_from};
 use crate::config::Config;
 use crate::database::{Database, Role};
@@ -67,6 +69,24 @@ pub enum TenantCommand {
         /// Import into this slug instead of the file's.
         #[arg(long)]
         slug: Option<String>,
+    },
+    /// On Citus: the worker holding a school's shard group, and its shard ids.
+    Placement {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// On Citus: give a (big) school a shard group of its own, on the worker that held it.
+    Isolate {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// On Citus: move a school's shard group to another worker; the school stays readable.
+    Move {
+        /// The school's slug or UUID.
+        tenant: String,
+        /// The target worker, as registered in Citus (see `tenant placement`).
+        #[arg(long, value_name = "HOST:PORT")]
+        node: String,
     },
 }
 
@@ -151,6 +171,15 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
                 slug.as_deref(),
             )
             .await?
+        }
+        TenantCommand::Placement { tenant } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Show).await?
+        }
+        TenantCommand::Isolate { tenant } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Isolate).await?
+        }
+        TenantCommand::Move { tenant, node } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Move(node)).await?
         }
     }
     Ok(())

@@ -47,6 +47,7 @@ mod openapi_document;
 mod pgbouncer;
 mod request_logs;
 mod round_trips;
+mod shard_ops;
 mod slug_not_uuid;
 mod students;
 mod tenant_cli;

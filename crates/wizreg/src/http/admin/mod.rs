@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod portability;
+pub mod shards;
 pub mod tenants;
 
 use axum::extract::FromRequestParts;
@@ -112,6 +113,9 @@ pub fn routes() -> Router<AppState> {
             "/admin/tenants/{tenant}/api-keys/{key_id}",
             delete(api_keys::revoke),
         ),
+        ("/admin/tenants/{tenant}/placement", get(shards::placement)),
+        ("/admin/tenants/{tenant}/isolate", post(shards::isolate)),
+        ("/admin/tenants/{tenant}/move", post(shards::move_to)),
     ])
 }
 
