@@ -83,8 +83,10 @@ fn postgres_mode(
     let sockets = 0;
     Ok(match mode {
         SslMode::Disable => Postgres::Disable,
-        SslMode::Prefer => Postgres::Prefer,
+        // libpq never negotiates TLS over a Unix socket, so no SSLRequest is sent there (a
+        // proxy or pooler on the socket would otherwise see one before the startup message).
         _ if sockets > 0 && sockets == hosts.len() => Postgres::Disable,
+        SslMode::Prefer => Postgres::Prefer,
         _ if sockets > 0 => {
             return Err(TlsError::Parameter(format!(
                 "sslmode={} cannot mix Unix-socket and TCP hosts",

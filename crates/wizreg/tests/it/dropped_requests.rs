@@ -159,7 +159,8 @@ fn requests_total(metrics: &str, series: &str) -> u64 {
 
 #[tokio::test]
 async fn a_request_its_client_gave_up_on_is_counted_as_499_client_closed_request() {
-    let app = TestApp::new().await;
+    // School labels are opt-in: this test names its school's series.
+    let app = TestApp::with_config(|config| config.metrics_tenant_labels = 20).await;
     // A school of its own, so that its metric series belong to this test alone.
     let created = app
         .post(
