@@ -4,6 +4,7 @@
 # writes docs/benchmarks.md (+ chart) and target/bench/results.json.
 #   scripts/bench.sh            100 schools × 1,000 students (a few minutes)
 #   scripts/bench.sh --large    10,000 schools × 100 students, compared with the default size
+#   scripts/bench.sh --citus    one PostgreSQL beside a Citus coordinator with 2 workers
 # Any other flag goes to wizreg-bench (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,10 +40,10 @@ st() { (cd "$work" && "$venv/bin/st" "$@"); }
 status=0
 echo "contract-test: school routes (X-Tenant: hogwarts)"
 st run "$base/openapi.json" --url "$base" "${common[@]}" \
-  --exclude-path-regex '^/admin' --header 'X-Tenant: hogwarts' || status=$?
-echo "contract-test: platform administration routes (admin token)"
+  --exclude-path-regex '^/(admin|metrics)' --header 'X-Tenant: hogwarts' || status=$?
+echo "contract-test: platform administration routes and /metrics (admin token)"
 st run "$base/openapi.json" --url "$base" "${common[@]}" \
-  --include-path-regex '^/admin' --header "Authorization: Bearer $admin_token" || status=$?
+  --include-path-regex '^/(admin|metrics)' --header "Authorization: Bearer $admin_token" || status=$?
 echo "contract-test: platform administration routes on a real school (castelobruxo)"
 printf '[parameters]\n"path.tenant" = "castelobruxo"\n' >"$work/real-school.toml"
 st --config-file "$work/real-school.toml" run "$base/openapi.json" --url "$base" "${common[@]}" \

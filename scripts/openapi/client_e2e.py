@@ -68,7 +68,7 @@ def main(base_url, admin_token):
     call(healthz, HTTPStatus.OK, client=anonymous)
     call(readyz, HTTPStatus.OK, client=anonymous)
     assert call(get_openapi, HTTPStatus.OK, client=anonymous).parsed is not None
-    call(get_metrics, HTTPStatus.OK, client=anonymous)
+    call(get_metrics, HTTPStatus.OK, client=admin)  # on the main listener, behind the admin token
 
     # The admin lifecycle: a school, a key for it.
     slug = f"e2e-{uuid.uuid4().hex[:8]}"

@@ -195,17 +195,36 @@ pub fn pgbench(
     clients: u32,
     seconds: u64,
 ) -> Result<Vec<Baseline>, String> {
+    pgbench_at(
+        &cluster.bin,
+        &|role, db| cluster.url(role, db),
+        work,
+        size,
+        clients,
+        seconds,
+    )
+}
+
+/// [`pgbench`] against any server: `url(role, dbname)` says where (a Citus coordinator, say).
+pub fn pgbench_at(
+    bin: &Path,
+    url: &dyn Fn(&str, &str) -> String,
+    work: &Path,
+    size: Size,
+    clients: u32,
+    seconds: u64,
+) -> Result<Vec<Baseline>, String> {
     let mut results = Vec::new();
     for (i, (name, role, dbname, script)) in scripts(size).into_iter().enumerate() {
         let file = work.join(format!("baseline-{i}.sql"));
         std::fs::write(&file, script).map_err(|e| format!("write {}: {e}", file.display()))?;
-        let out = Command::new(cluster.bin.join("pgbench"))
+        let out = Command::new(bin.join("pgbench"))
             .args(["-n", "-M", "prepared", "-j", "1"])
             .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
             .arg("-f")
             .arg(&file)
             .arg("-d")
-            .arg(cluster.url(role, dbname))
+            .arg(url(role, dbname))
             .output()
             .map_err(|e| format!("pgbench: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();

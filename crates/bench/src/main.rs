@@ -4,13 +4,16 @@
 
 mod database;
 mod dataset;
+mod floors;
 mod http;
 mod load;
 mod measure;
 mod paired;
 mod report;
+mod requests;
 mod run;
 mod server;
+mod soak;
 mod summary;
 
 use std::path::PathBuf;
@@ -25,6 +28,9 @@ pub struct Args {
     /// 10,000 schools × 100 students (default: 100 × 1,000), compared with the default size.
     #[arg(long)]
     pub large: bool,
+    /// One PostgreSQL beside a Citus coordinator with 2 workers (tables into docs/scale-out.md).
+    #[arg(long)]
+    pub citus: bool,
     /// Measured seconds per run.
     #[arg(long, default_value_t = 8)]
     pub seconds: u64,
@@ -43,6 +49,10 @@ pub struct Args {
     /// Where the JSON, chart and logs go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+    /// Instead of the benchmark: a mixed-load soak of this many seconds, printed window by
+    /// window (`scripts/soak.sh`).
+    #[arg(long)]
+    pub soak: Option<u64>,
     /// The Markdown page whose generated section is replaced.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub doc: PathBuf,
@@ -65,7 +75,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    if let Err(err) = runtime.block_on(run::all(&args)) {
+    let outcome = if args.citus {
+        runtime.block_on(run::citus::all(&args))
+    } else {
+        match args.soak {
+            Some(seconds) => runtime.block_on(soak::run(&args, seconds)),
+            None => runtime.block_on(run::all(&args)),
+        }
+    };
+    if let Err(err) = outcome {
         eprintln!("wizreg-bench: {err}");
         std::process::exit(1);
     }

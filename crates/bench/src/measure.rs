@@ -33,6 +33,19 @@ pub async fn route(
     rate: Option<f64>,
     mode: &str,
 ) -> Result<Row, String> {
+    route_on_threads(args, meters, target, route, rate, 1, mode).await
+}
+
+/// [`route`] with the load generator on `threads` threads (closed loop only when above 1).
+pub async fn route_on_threads(
+    args: &Args,
+    meters: &Meters<'_>,
+    target: &Target,
+    route: Route,
+    rate: Option<f64>,
+    threads: usize,
+    mode: &str,
+) -> Result<Row, String> {
     let db_error = |e: tokio_postgres::Error| format!("pg_stat_statements: {e}");
     meters
         .stats
@@ -43,15 +56,27 @@ pub async fn route(
     let server_cpu = meters.server.cpu_time();
     let postmaster = meters.cluster.postmaster_pid();
     let db_cpu = children_cpu_time(postmaster);
-    let outcome = load::run(
-        target,
-        route,
-        args.connections,
-        rate,
-        args.warmup(),
-        args.measured(),
-    )
-    .await;
+    let outcome = if threads > 1 {
+        load::run_on_threads(
+            threads,
+            target,
+            route,
+            args.connections,
+            args.warmup(),
+            args.measured(),
+        )
+        .await
+    } else {
+        load::run(
+            target,
+            route,
+            args.connections,
+            rate,
+            args.warmup(),
+            args.measured(),
+        )
+        .await
+    };
     let server_cpu = meters.server.cpu_time().saturating_sub(server_cpu);
     let db_cpu = children_cpu_time(postmaster).saturating_sub(db_cpu);
     let statements: f64 = meters

@@ -61,6 +61,7 @@ pub struct Report {
     pub baselines: Vec<Baseline>,
     pub rows: Vec<Row>,
     pub targets: Vec<Target>,
+    pub limits: crate::run::limits::Limits,
     pub notes: Vec<String>,
 }
 
@@ -119,10 +120,11 @@ impl Report {
         let settings: String = self.settings.iter().map(|s| format!("- {s}\n")).collect();
         let notes: String = self.notes.iter().map(|s| format!("- {s}\n")).collect();
         format!(
-            "Command: `{}`\n\nMachine: {}\n\nSettings:\n\n{settings}\n{}\n![throughput and p99 per route]({chart_file})\n\n### Targets\n\n{}\n{notes}",
+            "Command: `{}`\n\nMachine: {}\n\nSettings:\n\n{settings}\n{}\n![throughput and p99 per route]({chart_file})\n\n### Limits\n\n{}\n### Targets\n\n{}\n{notes}",
             self.command,
             self.machine,
             self.table(),
+            self.limits.markdown(),
             self.targets_table(),
         )
     }
@@ -136,7 +138,7 @@ impl Report {
             .iter()
             .filter(|r| r.mode.starts_with("baseline") || r.mode.starts_with("closed"))
             .map(|r| {
-                let variant = ["api-key", "100 schools"]
+                let variant = ["api-key", "100 schools", "2 load threads"]
                     .into_iter()
                     .find(|v| r.mode.contains(v));
                 let half = self

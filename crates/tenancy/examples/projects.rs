@@ -153,7 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             (None, url) => url?.parse()?,
         };
-        let pool = build_pool(runtime_role, PoolOptions::default());
+        let pool = build_pool(runtime_role, tokio_postgres::NoTls, PoolOptions::default());
         let app = router(Tenancy::with_convention(pool, &Convention::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
         println!("listening on http://127.0.0.1:3000");

@@ -216,7 +216,7 @@ impl Tenancy {
     ///
     /// let convention = Convention::default();
     /// let config: tokio_postgres::Config = "postgresql://app_user@localhost/app".parse()?;
-    /// let tenancy = Tenancy::with_convention(build_pool(config, PoolOptions::default()), &convention);
+    /// let tenancy = Tenancy::with_convention(build_pool(config, tokio_postgres::NoTls, PoolOptions::default()), &convention);
     /// # Ok::<(), tokio_postgres::Error>(())
     /// ```
     pub fn with_convention(pool: PgPool, convention: &Convention) -> Self {

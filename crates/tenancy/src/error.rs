@@ -23,13 +23,14 @@ pub enum DbErrorKind {
 }
 
 /// A database failure. Its `Display` names the kind, SQLSTATE and constraint only: never the
-/// server's message, which can quote data.
-#[derive(Debug)]
+/// server's message, which can quote data. Cloning is cheap and keeps everything (a cache
+/// that shares one failure among its waiters hands each the whole error).
+#[derive(Clone, Debug)]
 pub struct DbError {
     kind: DbErrorKind,
     sqlstate: Option<String>,
     constraint: Option<String>,
-    source: Option<tokio_postgres::Error>,
+    source: Option<std::sync::Arc<tokio_postgres::Error>>,
 }
 
 impl DbError {
@@ -97,7 +98,7 @@ impl From<tokio_postgres::Error> for DbError {
                 kind: DbErrorKind::Unavailable,
                 sqlstate: None,
                 constraint: None,
-                source: Some(err),
+                source: Some(std::sync::Arc::new(err)),
             };
         };
         let code = db.code().code();
@@ -118,8 +119,56 @@ impl From<tokio_postgres::Error> for DbError {
         Self {
             kind,
             sqlstate: Some(code.to_owned()),
-            constraint: db.constraint().map(str::to_owned),
-            source: Some(err),
+            constraint: db
+                .constraint()
+                .or_else(|| named_in_message(db.message()))
+                .map(without_shard_suffix),
+            source: Some(std::sync::Arc::new(err)),
         }
+    }
+}
+
+/// The constraint a violation message names (`… violates foreign key constraint "x"`). A
+/// Citus coordinator relays a worker's error with its SQLSTATE and message but without the
+/// constraint field; the message is then the only place the name is (in the server's
+/// `lc_messages`, English by default; another language leaves the name unknown).
+fn named_in_message(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once("constraint \"")?;
+    rest.split_once('"').map(|(name, _)| name)
+}
+
+/// A constraint's name as the table declares it. A Citus worker reports the name on the shard,
+/// the table's name plus `_<shard id>` (`student_house_fkey_102040`); shard ids have six digits
+/// or more, which no name of ours ends with.
+fn without_shard_suffix(name: &str) -> String {
+    match name.rsplit_once('_') {
+        Some((base, id)) if id.len() >= 6 && id.bytes().all(|b| b.is_ascii_digit()) => {
+            base.to_owned()
+        }
+        _ => name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod shard_suffix_tests {
+    use super::without_shard_suffix;
+
+    #[test]
+    fn a_shards_constraint_name_is_reported_as_the_tables() {
+        assert_eq!(
+            without_shard_suffix("student_house_fkey_102040"),
+            "student_house_fkey"
+        );
+        assert_eq!(
+            without_shard_suffix("student_email_key"),
+            "student_email_key"
+        );
+        assert_eq!(without_shard_suffix("ranked_2024"), "ranked_2024");
+        assert_eq!(
+            super::named_in_message(
+                "insert or update on table \"student_102110\" violates foreign key constraint \"student_house_fkey_102110\""
+            ),
+            Some("student_house_fkey_102110")
+        );
     }
 }

@@ -59,7 +59,7 @@ pub struct Slug(String);
 
 /// The text is not a slug: 1 to 63 of `a-z`, `0-9` and `-`, not starting or ending with `-`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("a slug is 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+#[error("a slug is 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-', and not shaped like a UUID")]
 pub struct SlugError;
 
 impl Slug {
@@ -72,7 +72,10 @@ impl Slug {
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
         let valid_ends = bytes.first() != Some(&b'-') && bytes.last() != Some(&b'-');
-        if valid_len && valid_chars && valid_ends {
+        // A hyphenated UUID is read as an id wherever a reference may be either
+        // (`TenantRef`), so such a slug would name one tenant there and another by slug.
+        let uuid_shaped = bytes.len() == 36 && Uuid::try_parse(&folded).is_ok();
+        if valid_len && valid_chars && valid_ends && !uuid_shaped {
             Ok(Self(folded))
         } else {
             Err(SlugError)
@@ -151,6 +154,9 @@ mod tests {
         assert_eq!(Slug::parse("Acme").map(|s| s.0), Ok("acme".into()));
         assert!(Slug::parse("a").is_ok());
         assert!(Slug::parse(&"a".repeat(63)).is_ok());
+        // Only the hyphenated form is read as an id; these stay slugs.
+        assert!(Slug::parse("0190f0e68d8e7b4c9d0e0a1b2c3d4e5f").is_ok());
+        assert!(Slug::parse("0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5").is_ok());
         for bad in [
             "",
             "-a",
@@ -161,6 +167,9 @@ mod tests {
             &"a".repeat(64),
             "a b",
             "a;b",
+            "0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f",
+            "0190F0E6-8D8E-7B4C-9D0E-0A1B2C3D4E5F",
+            "00000000-0000-0000-0000-000000000000",
         ] {
             assert_eq!(Slug::parse(bad), Err(SlugError), "{bad:?}");
         }

@@ -16,7 +16,13 @@
 //! - `audit` (feature `audit`, on by default): a read-only check of a live database's catalogue
 //!   for anything that would void isolation;
 //! - `embedded` (feature `embedded`, on by default, Unix only): a private PostgreSQL cluster
-//!   for development and tests.
+//!   for development and tests, or a Citus coordinator with workers;
+//! - `tls` (feature `rustls`, on by default): a rustls connector configured from libpq's
+//!   `sslmode`, `sslrootcert`, `sslcert` and `sslkey`. The pool takes any `tokio-postgres` TLS
+//!   connector (`NoTls`, this one, or another); [`connect`] opens a single connection the same
+//!   way.
+//! - [`set_query_observer`]: every statement tenant transactions send, with its parameters,
+//!   for tests that must prove something of every query (such as single-shard routing).
 //!
 //! The schema side is small: a function `enter_tenant(uuid)` that runs
 //! `SET LOCAL <setting> = …`, and tenant tables with RLS enabled and forced and one policy
@@ -31,7 +37,7 @@
 //! // Connect as the runtime role: never the owner or a superuser, who bypass RLS.
 //! let config: tokio_postgres::Config = std::env::var("DATABASE_URL")?.parse()?;
 //! let tenancy = Tenancy::with_convention(
-//!     build_pool(config, PoolOptions::default()),
+//!     build_pool(config, tokio_postgres::NoTls, PoolOptions::default()),
 //!     &Convention::default(),
 //! );
 //! let acme = TenantId::from_uuid("0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f".parse()?);
@@ -52,10 +58,12 @@
 #![deny(missing_docs)]
 
 // The core is flat: every item has one path, `tenancy::Item`. The optional parts are modules
-// of their own (`tenancy::audit`, `tenancy::embedded`), each item again reachable one way.
+// of their own (`tenancy::audit`, `tenancy::embedded`, `tenancy::tls`), each item again
+// reachable one way.
 #[cfg(feature = "audit")]
 pub mod audit;
 mod backoff;
+mod connect;
 mod convention;
 #[cfg(all(unix, feature = "embedded"))]
 pub mod embedded;
@@ -63,8 +71,11 @@ mod error;
 mod id;
 mod pool;
 mod resolve;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod tx;
 
+pub use connect::connect;
 pub use convention::{Convention, ConventionBuilder, ConventionError};
 pub use error::{DbError, DbErrorKind};
 pub use id::{Slug, SlugError, TenantId, TenantRef};
@@ -72,4 +83,4 @@ pub use pool::{
     build_pool, CheckoutStats, ConnectionManager, PgConnection, PgPool, PoolOptions, StatementMode,
 };
 pub use resolve::{tenant_from_header, tenant_from_host, ResolveError};
-pub use tx::{PairResult, Query, Tenancy, TenantTx};
+pub use tx::{set_query_observer, PairResult, Query, SentParam, SentQuery, Tenancy, TenantTx};

@@ -10,17 +10,23 @@
 //! A connection the server closed (a restart, a network cut) is never reused: recycling checks
 //! `is_closed`. New connections are made on demand, with a short backoff after a failed attempt
 //! (`backoff.rs`), so the pool reconnects by itself once the database is back.
+//!
+//! The pool takes its TLS connector as a parameter, like `tokio_postgres::connect`: `NoTls`,
+//! [`crate::tls::PgTls`] or any other `MakeTlsConnect`. It is erased behind [`Opener`] so the
+//! pool type (and everything holding one) stays the same whatever the connector.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures_util::future::Either;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
+use tokio_postgres::{Client, Row, SimpleQueryMessage, Socket, Statement};
 
 use crate::backoff::ConnectBackoff;
 use crate::error::DbError;
@@ -65,6 +71,8 @@ pub struct CheckoutStats {
     pub discarded_in_transaction: AtomicU64,
     /// Tenant transactions dropped while open (a cancelled request), rolled back before reuse.
     pub rolled_back_on_drop: AtomicU64,
+    /// Tenant transactions dropped after their `COMMIT` was queued: nothing more is sent.
+    pub dropped_after_commit: AtomicU64,
     /// Requests that got no connection within the acquire timeout.
     pub acquire_timeouts: AtomicU64,
 }
@@ -83,10 +91,18 @@ impl Default for PoolOptions {
 /// A pool of connections for one role (the runtime role, for a [`crate::Tenancy`]).
 pub type PgPool = managed::Pool<ConnectionManager>;
 
-/// Builds a pool for one role's connection settings.
-pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPool {
+/// Builds a pool for one role's connection settings, connecting with `tls` (as
+/// `config.connect(tls)` would, plus libpq's plain-text retry in `prefer` mode).
+pub fn build_pool<T>(config: tokio_postgres::Config, tls: T, options: PoolOptions) -> PgPool
+where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
     let manager = ConnectionManager {
         config,
+        opener: Box::new(WithTls(tls)),
         statement_mode: options.statement_mode,
         verify_on_checkout: options.verify_on_checkout,
         stats: Arc::default(),
@@ -105,14 +121,54 @@ pub fn build_pool(config: tokio_postgres::Config, options: PoolOptions) -> PgPoo
         .expect("a runtime and timeouts are set, which is all build() checks")
 }
 
+type OpenFuture = Pin<Box<dyn Future<Output = Result<Client, tokio_postgres::Error>> + Send>>;
+
+/// Opens one connection and runs its I/O on a task of its own: a TLS connector with its
+/// stream type erased.
+trait Opener: Send + Sync {
+    fn open(&self, config: &tokio_postgres::Config) -> OpenFuture;
+}
+
+struct WithTls<T>(T);
+
+impl<T> Opener for WithTls<T>
+where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    fn open(&self, config: &tokio_postgres::Config) -> OpenFuture {
+        let (config, tls) = (config.clone(), self.0.clone());
+        Box::pin(async move {
+            let (client, connection) = crate::connect::connect(&config, tls).await?;
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::warn!(error = %DbError::from(err), "database connection closed");
+                }
+            });
+            Ok(client)
+        })
+    }
+}
+
 /// Creates and checks connections for [`PgPool`].
-#[derive(Debug)]
 pub struct ConnectionManager {
     config: tokio_postgres::Config,
+    opener: Box<dyn Opener>,
     statement_mode: StatementMode,
     verify_on_checkout: Option<&'static str>,
     stats: Arc<CheckoutStats>,
     backoff: ConnectBackoff,
+}
+
+impl std::fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("config", &self.config)
+            .field("statement_mode", &self.statement_mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnectionManager {
@@ -152,21 +208,16 @@ impl managed::Manager for ConnectionManager {
         if self.backoff.pausing() {
             return Err(DbError::unavailable());
         }
-        let (client, connection) = match self.config.connect(NoTls).await {
-            Ok(connected) => {
+        let client = match self.opener.open(&self.config).await {
+            Ok(client) => {
                 self.backoff.succeeded();
-                connected
+                client
             }
             Err(err) => {
                 self.backoff.failed();
                 return Err(err.into());
             }
         };
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::warn!(error = %DbError::from(err), "database connection closed");
-            }
-        });
         if let Some(setting) = self.verify_on_checkout {
             // A role or database default can give even a new session a tenant: refuse it.
             if !self.verify(&client, setting).await {
@@ -232,6 +283,13 @@ impl PgConnection {
     /// [`crate::Tenancy`] never hands out its connections, so tenant code cannot get here.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Raw access for a transaction of its own (`client_mut().transaction()`), for the same
+    /// pools as [`Self::client`]. A `tokio_postgres::Transaction` dropped before its commit
+    /// queues a `ROLLBACK`, which runs before anything the next user of the connection sends.
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
     }
 
     /// Prepares `sql` once for this connection (a no-op in [`StatementMode::Unnamed`]).

@@ -9,17 +9,19 @@
 //! pipeline in one go.
 //!
 //! Used by the round-trip test (which proves a tenant read is one round trip) and by the
-//! benchmark (which reports round trips per request).
+//! benchmark (which reports round trips per request). [`Probe::hold_replies`] lets a test
+//! stop the server's answers on their way: a query has run (its snapshot is taken) but the
+//! client has not heard back, the interleaving a cache race needs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// What clients sent through the probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,6 +62,24 @@ pub struct Probe {
     dir: tempfile::TempDir,
     tally: Arc<Mutex<Tally>>,
     stop: Option<oneshot::Sender<()>>,
+    gate: Gate,
+}
+
+/// Holds the server's answers while `hold` is true, counting what it holds back.
+#[derive(Clone, Debug)]
+struct Gate {
+    hold: Arc<watch::Sender<bool>>,
+    held: Arc<AtomicU64>,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        let mut hold = self.hold.subscribe();
+        if *hold.borrow_and_update() {
+            self.held.fetch_add(1, Ordering::SeqCst);
+            let _ = hold.wait_for(|hold| !hold).await;
+        }
+    }
 }
 
 impl Probe {
@@ -75,6 +95,11 @@ impl Probe {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (stop, stopped) = oneshot::channel();
         let shared = tally.clone();
+        let gate = Gate {
+            hold: Arc::new(watch::channel(false).0),
+            held: Arc::default(),
+        };
+        let relay_gate = gate.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -84,7 +109,7 @@ impl Probe {
                     return;
                 };
                 tokio::select! {
-                    _ = accept_loop(listener, upstream, shared) => {}
+                    _ = accept_loop(listener, upstream, shared, relay_gate) => {}
                     _ = stopped => {}
                 }
             });
@@ -93,7 +118,20 @@ impl Probe {
             dir,
             tally,
             stop: Some(stop),
+            gate,
         })
+    }
+
+    /// While `hold` is true, answers from the server are read but not passed on; releasing
+    /// passes them on in order.
+    pub fn hold_replies(&self, hold: bool) {
+        self.gate.hold.send_replace(hold);
+    }
+
+    /// How many reads from the server have been held back so far: one or more means a request
+    /// sent while holding has been answered by the server.
+    pub fn held_replies(&self) -> u64 {
+        self.gate.held.load(Ordering::SeqCst)
     }
 
     /// The directory holding the probe's socket (a libpq `host`).
@@ -115,7 +153,12 @@ impl Drop for Probe {
     }
 }
 
-async fn accept_loop(listener: UnixListener, upstream: PathBuf, tally: Arc<Mutex<Tally>>) {
+async fn accept_loop(
+    listener: UnixListener,
+    upstream: PathBuf,
+    tally: Arc<Mutex<Tally>>,
+    gate: Gate,
+) {
     while let Ok((client, _)) = listener.accept().await {
         let Ok(server) = UnixStream::connect(&upstream).await else {
             continue;
@@ -131,7 +174,12 @@ async fn accept_loop(listener: UnixListener, upstream: PathBuf, tally: Arc<Mutex
             tally.clone(),
             outstanding.clone(),
         ));
-        tokio::spawn(server_to_client(server_read, client_write, outstanding));
+        tokio::spawn(server_to_client(
+            server_read,
+            client_write,
+            outstanding,
+            gate.clone(),
+        ));
     }
 }
 
@@ -165,6 +213,7 @@ async fn relay(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut startup_pending: bool,
+    gate: Option<Gate>,
     mut inspect: impl FnMut(Vec<Option<u8>>),
 ) {
     let mut pending = Vec::new();
@@ -176,6 +225,9 @@ async fn relay(
         };
         pending.extend_from_slice(&chunk[..n]);
         inspect(take_messages(&mut pending, &mut startup_pending));
+        if let Some(gate) = &gate {
+            gate.pass().await;
+        }
         if to.write_all(&chunk[..n]).await.is_err() {
             return;
         }
@@ -188,7 +240,7 @@ async fn client_to_server(
     tally: Arc<Mutex<Tally>>,
     outstanding: Arc<AtomicI64>,
 ) {
-    relay(from, to, true, |kinds| {
+    relay(from, to, true, None, |kinds| {
         // Counted before forwarding, so the server cannot answer before we looked.
         let requests = kinds
             .iter()
@@ -208,10 +260,15 @@ async fn client_to_server(
     .await;
 }
 
-async fn server_to_client(from: OwnedReadHalf, to: OwnedWriteHalf, outstanding: Arc<AtomicI64>) {
+async fn server_to_client(
+    from: OwnedReadHalf,
+    to: OwnedWriteHalf,
+    outstanding: Arc<AtomicI64>,
+    gate: Gate,
+) {
     // The server's first bytes may be an SSL answer ('N'), which has no length: we never
     // forward an SSLRequest answer specially because clients here connect without TLS.
-    relay(from, to, false, |kinds| {
+    relay(from, to, false, Some(gate), |kinds| {
         let answered = kinds.into_iter().filter(|k| *k == Some(b'Z')).count() as i64;
         // Settled before the client can see the answer, so its next request is judged right.
         outstanding.fetch_sub(answered, Ordering::SeqCst);

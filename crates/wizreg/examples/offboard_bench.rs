@@ -14,16 +14,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tenancy::build_pool;
 use tenancy::embedded::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
-use tenancy::{PoolOptions, Slug, Tenancy};
+use tenancy::Slug;
 use tokio::io::BufWriter;
 use tokio_postgres::NoTls;
 use wizreg::database::{Database, Role};
 use wizreg::offboard::{self, Offboarded};
 use wizreg::portability::export::{self, WriteSink};
 use wizreg::portability::import;
-use wizreg::serve::ENTER_TENANT_SQL;
 
 const DB: &str = "offboard_bench";
 
@@ -63,10 +61,7 @@ async fn run(
     database.migrate().await?;
     let platform = database.connect(Role::Platform).await?;
     let superuser = database.connect(Role::Admin).await?;
-    let tenancy = Tenancy::new(
-        build_pool(database.config(Role::App), PoolOptions::default()),
-        ENTER_TENANT_SQL,
-    );
+    let tenancy = database.command_tenancy();
     let source = wizreg::tenants::create(&platform, &Slug::parse("bench")?, "Bench").await?;
     let target = wizreg::tenants::create(&platform, &Slug::parse("bench-copy")?, "Copy").await?;
 

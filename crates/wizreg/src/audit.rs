@@ -1,5 +1,6 @@
-//! `wizreg audit` and the same check at `serve` start: Wizreg's conventions (schema, runtime
-//! role, tenant setting, allowed SECURITY DEFINER functions) handed to [`tenancy::audit`].
+//! `wizreg audit` and the same check at `serve` start: Wizreg's convention (schema, runtime
+//! role, tenant setting, allowed SECURITY DEFINER functions: `database::convention`) handed to
+//! [`tenancy::audit`].
 //!
 //! Exit codes follow the contract: 0 safe, 1 findings (one per line on stdout, with the object
 //! and the fix), 2 could not check.
@@ -9,39 +10,23 @@ use std::process::ExitCode;
 use tenancy::audit::{self, AuditReport, AuditTarget};
 
 use crate::config::Config;
-use crate::database::{Database, Role, RUNTIME_ROLE};
+use crate::database::{convention, Database, Role};
 use crate::error::StartupError;
-
-/// The setting `wizreg.enter_tenant` sets for one transaction.
-pub const TENANT_SETTING: &str = "wizreg.current_tenant";
-
-/// SECURITY DEFINER functions the runtime role may call, as `schema.name(arg types)`. Each one
-/// runs as its owner, outside RLS: add one only after reviewing that it cannot return or change
-/// another tenant's rows, and give it `set search_path = pg_catalog, pg_temp`.
-pub const DEFINER_ALLOW_LIST: &[&str] = &[];
 
 /// What Wizreg's audit inspects, for the role requests run as.
 pub fn target(runtime_role: &str) -> AuditTarget {
-    AuditTarget {
-        schema: "wizreg".into(),
-        runtime_role: runtime_role.into(),
-        tenant_setting: TENANT_SETTING.into(),
-        tenant_column: "tenant_id".into(),
-        definer_allow_list: DEFINER_ALLOW_LIST.iter().map(|s| (*s).to_owned()).collect(),
-    }
+    let mut target = AuditTarget::from(&convention(runtime_role));
+    // On Citus the tenant directory must be on every node (a reference table).
+    target.directory_tables = vec!["wizreg.tenant".into()];
+    target
 }
 
 /// Audits `database`: reads the catalogue as the administrator, for the `DATABASE_URL` user.
 pub async fn inspect(database: &Database) -> Result<AuditReport, StartupError> {
-    let runtime_role = database
-        .config(Role::App)
-        .get_user()
-        .unwrap_or(RUNTIME_ROLE)
-        .to_owned();
     let admin = database.connect(Role::Admin).await?;
-    audit::run(&admin, &target(&runtime_role))
+    audit::run_for(&admin, &database.convention())
         .await
-        .map_err(|e| StartupError::Config(format!("the isolation audit could not run: {e}")))
+        .map_err(|e| StartupError::Failed(format!("the isolation audit could not run: {e}")))
 }
 
 /// `wizreg audit`.
@@ -68,6 +53,12 @@ pub async fn command(config: Config) -> ExitCode {
                 seen.definer_functions,
                 seen.server_version
             );
+            if let Some(citus) = &seen.citus_version {
+                eprintln!(
+                    "wizreg audit: Citus {citus}: checked the distribution and {} shard placement(s)",
+                    seen.shard_placements
+                );
+            }
             if report.is_clean() {
                 ExitCode::SUCCESS
             } else {

@@ -1,6 +1,8 @@
-//! The command line: `serve` (default), `migrate`, `tenant …` and `db-url`. Errors go to stderr
-//! as one line saying what to do, with a non-zero exit.
+//! The command line: `serve` (default), `migrate`, `tenant …`, `key …`, `audit` and `db-url`,
+//! each command's code beside this file (`cli/`). Errors go to stderr as one line saying what
+//! to do, with a non-zero exit.
 
+mod key;
 mod tenant;
 
 use std::process::ExitCode;
@@ -35,7 +37,7 @@ enum Command {
     Tenant(tenant::TenantCommand),
     /// Manage API keys: each is bound to one school.
     #[command(subcommand)]
-    Key(crate::auth::commands::KeyCommand),
+    Key(key::KeyCommand),
     /// Check the live database's isolation setup: exit 0 safe, 1 findings, 2 could not check.
     Audit,
     /// Print the connection URL in use, for `psql "$(wizreg db-url)"`.
@@ -84,13 +86,13 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     match command {
         Command::Serve(args) => crate::serve::run(config, args).await,
         Command::Audit => unreachable!("handled in main: it has its own exit codes"),
-        Command::Key(command) => crate::auth::commands::run(&config, command).await,
+        Command::Key(command) => key::run(&config, command).await,
         Command::DbUrl { role } => {
             println!("{}", Database::url(&config, role)?);
             Ok(())
         }
         Command::Migrate => {
-            crate::serve::init_logging(&config);
+            let _log = crate::serve::init_logging(&config);
             let database = Database::open(&config)?;
             let applied = database.migrate().await?;
             println!("migrations applied: {applied}");

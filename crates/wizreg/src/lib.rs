@@ -4,10 +4,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cache_epochs;
+pub mod citus;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod database;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod idempotency;
@@ -20,5 +24,6 @@ pub mod platform;
 pub mod portability;
 pub mod registry;
 pub mod serve;
+pub mod shards;
 pub mod tenant_events;
 pub mod tenants;

@@ -1,17 +1,97 @@
-//! Log output: human-readable text or JSON lines (`WIZREG_LOG_JSON`), filtered by `RUST_LOG`.
-//! Request lines carry the `request` span (request id, method, route, tenant id); what may
-//! never appear in them (bodies, secrets, database text) is kept out where they are written
-//! (`http::observe`, `http::error`).
+//! Log output: human-readable text or JSON lines (`WIZREG_LOG_JSON`), filtered by `RUST_LOG`,
+//! and which requests get a line in the request log (`WIZREG_REQUEST_LOG`). Request lines carry
+//! the `request` span (request id, method, route, tenant id); what may never appear in them
+//! (bodies, secrets, database text) is kept out where they are written (`http::observe`,
+//! `http::error`).
+//!
+//! Lines go to standard error through a writer thread with a buffer, so a request never waits
+//! for a `write` system call and a burst of lines leaves in a few large writes. Colour codes are
+//! written only when standard error is a terminal.
 
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
+
+/// Which requests get a line in the request log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RequestLog {
+    /// Every request.
+    #[default]
+    All,
+    /// Server errors (5xx) and requests the client gave up on (499) only.
+    Errors,
+    /// None (metrics still count every request).
+    Off,
+}
+
+static REQUEST_LOG: AtomicU8 = AtomicU8::new(0);
+
+impl RequestLog {
+    /// The process's setting (logging is process-wide, like the subscriber).
+    pub fn current() -> Self {
+        match REQUEST_LOG.load(Ordering::Relaxed) {
+            0 => Self::All,
+            1 => Self::Errors,
+            _ => Self::Off,
+        }
+    }
+
+    /// Makes `self` the process's setting.
+    pub fn install(self) {
+        REQUEST_LOG.store(self as u8, Ordering::Relaxed);
+    }
+
+    /// Whether a request answered `status` (499: dropped by its client) gets a line.
+    pub fn logs(self, status: u16) -> bool {
+        match self {
+            Self::All => true,
+            Self::Errors => status >= 500 || status == CLIENT_CLOSED_REQUEST,
+            Self::Off => false,
+        }
+    }
+}
+
+/// The status recorded for a request whose client went away before the answer (as proxies
+/// log it): it was never sent.
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 /// `RUST_LOG` when set, else info for Wizreg and warnings from the database driver.
 pub fn filter_from_env() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"))
 }
 
-/// A subscriber writing to `writer`, as text or as one JSON object per line.
+/// Keeps the log writer thread; dropping it writes out what is still queued.
+#[derive(Debug)]
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+
+/// Installs the process's subscriber: standard error through a buffered writer thread.
+/// A second call keeps the first subscriber (and returns a guard holding nothing).
+pub fn init(json: bool, request_log: RequestLog) -> LogGuard {
+    request_log.install();
+    let (writer, guard) = NonBlockingBuilder::default()
+        // Block rather than drop lines when the writer falls behind: an error line must not
+        // vanish, and a full queue (128k lines) means the log is the bottleneck anyway.
+        .lossy(false)
+        .thread_name("wizreg-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    let ansi = std::io::stderr().is_terminal();
+    let subscriber = build(json, filter_from_env(), writer, ansi);
+    match tracing_subscriber::util::SubscriberInitExt::try_init(subscriber) {
+        Ok(()) => LogGuard(Some(guard)),
+        Err(_) => LogGuard(None),
+    }
+}
+
+/// A subscriber writing to `writer`, as plain text (no colour codes) or as one JSON object per
+/// line.
 pub fn subscriber<W>(
     json: bool,
     filter: EnvFilter,
@@ -20,12 +100,56 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    build(json, filter, writer, false)
+}
+
+fn build<W>(
+    json: bool,
+    filter: EnvFilter,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        .with_ansi(ansi);
     if json {
         Box::new(builder.json().finish())
     } else {
-        Box::new(builder.finish())
+        // The module path adds nothing to a request line; the span's fields say what it is.
+        // Fields as plain `name=value`: the default field formatter styles every name and `=`
+        // through ANSI-aware wrappers even with colour off, which cost more than the values.
+        let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+            if field.name() == "message" {
+                write!(writer, "{value:?}")
+            } else {
+                write!(writer, "{field}={value:?}")
+            }
+        })
+        .delimited(" ");
+        Box::new(builder.with_target(false).fmt_fields(fields).finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_only_logs_server_errors_and_requests_their_clients_gave_up_on() {
+        for (status, all, errors) in [
+            (200, true, false),
+            (404, true, false),
+            (499, true, true),
+            (500, true, true),
+            (503, true, true),
+        ] {
+            assert_eq!(RequestLog::All.logs(status), all, "{status}");
+            assert_eq!(RequestLog::Errors.logs(status), errors, "{status}");
+            assert!(!RequestLog::Off.logs(status), "{status}");
+        }
     }
 }

@@ -6,9 +6,10 @@
 //!   `unmatched` for requests no route took;
 //! - `method` is one of the standard methods, or `other`;
 //! - `status` is the three-digit status code;
-//! - `tenant` is the slug of one of the first `WIZREG_METRICS_TENANT_LABELS` schools this
-//!   process served (default 20), `other` for any school after those, and `none` when the
-//!   request resolved no school (unknown, malformed or absent references never become labels).
+//! - `tenant` is `other` for every school unless the operator opts in: then the slug of one of
+//!   the first `WIZREG_METRICS_TENANT_LABELS` schools this process served, `other` for any
+//!   school after those; `none` when the request resolved no school (unknown, malformed or
+//!   absent references never become labels). Off by default because slugs name customers.
 //!
 //! The registry is process-wide, like the process it describes. Recording a request costs two
 //! hash look-ups on pre-existing series (no allocation once a series exists).
@@ -23,8 +24,8 @@ use prometheus::{
 };
 use tenancy::{DbError, DbErrorKind, TenantId};
 
-/// Default for `WIZREG_METRICS_TENANT_LABELS`.
-pub const DEFAULT_TENANT_LABELS: usize = 20;
+/// Default for `WIZREG_METRICS_TENANT_LABELS`: no school is named unless the operator opts in.
+pub const DEFAULT_TENANT_LABELS: usize = 0;
 
 /// The label of requests that served no school.
 pub const NO_TENANT: &str = "none";
@@ -227,6 +228,10 @@ impl TenantLabels {
 
     /// The label for a resolved school.
     pub fn label(&self, id: TenantId, slug: &str) -> Arc<str> {
+        // The default (no school named): no lock at all.
+        if self.limit == 0 {
+            return self.other.clone();
+        }
         if let Some(label) = self
             .seen
             .read()

@@ -1,6 +1,7 @@
 //! Versioned migrations, embedded in the binary and applied in order, each in its own
 //! transaction as the owner role. Safe to run concurrently (an advisory lock serialises
-//! runners) and idempotent.
+//! runners) and idempotent. On a Citus coordinator the distribution step ([`crate::citus`])
+//! follows, every time.
 
 use tokio_postgres::Client;
 
@@ -30,6 +31,16 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "limits_and_idempotency",
         include_str!("../migrations/0004_limits_and_idempotency.sql"),
     ),
+    (
+        5,
+        "cheaper_enter_tenant",
+        include_str!("../migrations/0005_cheaper_enter_tenant.sql"),
+    ),
+    (
+        6,
+        "slug_not_uuid",
+        include_str!("../migrations/0006_slug_not_uuid.sql"),
+    ),
 ];
 
 /// Creates the roles and schema if missing, then applies pending migrations. Returns how many
@@ -53,10 +64,17 @@ pub async fn run(admin: &mut Client, runtime_user: &str) -> Result<usize, Startu
 
 async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupError> {
     let fail = |step: &'static str| move |e: tokio_postgres::Error| StartupError::database(step, e);
+    let citus = crate::citus::is_citus(admin).await?;
+    if citus {
+        crate::citus::roles_on_workers(admin, runtime_user).await?;
+    }
     admin
         .batch_execute(BOOTSTRAP)
         .await
         .map_err(fail("bootstrap roles and schema"))?;
+    if citus {
+        crate::citus::prepare_owner(admin).await?;
+    }
     if runtime_user != "wizreg_app" {
         let grant = format!(
             "grant wizreg_app to \"{}\"",
@@ -92,6 +110,12 @@ async fn apply(admin: &mut Client, runtime_user: &str) -> Result<usize, StartupE
         tx.commit().await.map_err(fail("commit migration"))?;
         tracing::info!(version, name, "applied migration");
         count += 1;
+    }
+    if citus {
+        let done = crate::citus::distribute(admin, runtime_user).await?;
+        if done.reference_created || !done.tables_distributed.is_empty() {
+            tracing::info!(tables = ?done.tables_distributed, "distributed the schema on Citus");
+        }
     }
     Ok(count)
 }

@@ -10,7 +10,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tenancy::tls::PgTls;
+use tokio_postgres::AsyncMessage;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
@@ -24,9 +25,9 @@ pub trait Follower: Send + Sync + 'static {
 }
 
 /// Follows `channel` in the background as `application_name` (so operators can tell the
-/// session apart), until the task is aborted or `stopped()` says so after a session ends.
+/// session apart), connecting with the settings and TLS connector given, until the task is aborted or `stopped()` says so after a session ends.
 pub fn follow<F: Follower>(
-    mut config: tokio_postgres::Config,
+    (mut config, tls): (tokio_postgres::Config, PgTls),
     channel: &'static str,
     application_name: &'static str,
     follower: F,
@@ -37,7 +38,7 @@ pub fn follow<F: Follower>(
     tokio::spawn(async move {
         let mut retry = FIRST_RETRY;
         loop {
-            let outcome = listen(&config, channel, &follower, &mut retry).await;
+            let outcome = listen(&config, &tls, channel, &follower, &mut retry).await;
             follower.resync();
             if stopped() {
                 return;
@@ -64,11 +65,12 @@ pub fn follow<F: Follower>(
 /// session ends. `retry` is reset once the session listens.
 async fn listen<F: Follower>(
     config: &tokio_postgres::Config,
+    tls: &PgTls,
     channel: &str,
     follower: &F,
     retry: &mut Duration,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = tenancy::connect(config, tls.clone()).await?;
     // The connection must be polled for the LISTEN reply and for notifications alike.
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {channel}");

@@ -1,5 +1,6 @@
 //! The tenant directory as the request path sees it: slug or id → tenant record, cached so a
-//! hit costs no database round trip.
+//! hit costs no database round trip. A cached answer whose lookup began before a change to its
+//! school was heard of is never served ([`crate::cache_epochs`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::cache_epochs::Epochs;
 
 /// Whether a tenant's requests are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
@@ -78,8 +81,20 @@ impl TenantRecord {
 #[derive(Clone, Debug)]
 pub struct Registry {
     tenancy: Tenancy,
-    cache: Cache<TenantRef, Option<Arc<TenantRecord>>>,
+    cache: Cache<TenantRef, Lookup>,
+    epochs: Arc<Epochs<TenantId>>,
 }
+
+/// One lookup's answer, tagged with the change epoch read before its query.
+#[derive(Clone, Debug)]
+struct Lookup {
+    epoch: u64,
+    record: Option<Arc<TenantRecord>>,
+}
+
+/// Cached answers found stale in a row before the lookup skips the cache: changes to that
+/// school landing faster than a query takes.
+const STALE_RETRIES: usize = 4;
 
 impl Registry {
     pub fn new(tenancy: Tenancy, ttl: Duration) -> Self {
@@ -90,12 +105,52 @@ impl Registry {
                 .expire_after(JitteredTtl(ttl))
                 .support_invalidation_closures()
                 .build(),
+            epochs: Arc::new(Epochs::new(ttl)),
         }
     }
 
-    /// The tenant a reference names, if any.
+    /// The tenant a reference names, if any. Never an answer older than a change to that
+    /// school this process has heard of: a stale cached one (a lookup that raced the change,
+    /// or joined one that did) is dropped and looked up again.
+    ///
+    /// A fresh cached answer (the common case) takes a small future; anything else goes
+    /// through a boxed one. Unboxed, the database path's future (the pool checkout, the
+    /// statement, the cache's loader) would make every request's future about 15 KB, copied
+    /// each time it moves.
     pub async fn find(&self, reference: &TenantRef) -> Result<Option<Arc<TenantRecord>>, DbError> {
-        let load = async {
+        if let Some(cached) = self.cache.get(reference).await {
+            let about = cached.record.as_ref().map(|record| &record.id);
+            if self.epochs.is_fresh(cached.epoch, about) {
+                return Ok(cached.record);
+            }
+        }
+        Box::pin(self.find_through_database(reference)).await
+    }
+
+    /// [`Registry::find`] past the cache's fast path.
+    async fn find_through_database(
+        &self,
+        reference: &TenantRef,
+    ) -> Result<Option<Arc<TenantRecord>>, DbError> {
+        for _ in 0..STALE_RETRIES {
+            let cached = self
+                .cache
+                .try_get_with(reference.clone(), self.load(reference))
+                .await
+                .map_err(Arc::unwrap_or_clone)?;
+            let about = cached.record.as_ref().map(|record| &record.id);
+            if self.epochs.is_fresh(cached.epoch, about) {
+                return Ok(cached.record);
+            }
+            self.cache.invalidate(reference).await;
+        }
+        Ok(self.load(reference).await?.record)
+    }
+
+    /// Reads the directory, noting the change epoch first.
+    async fn load(&self, reference: &TenantRef) -> Result<Lookup, DbError> {
+        let epoch = self.epochs.current();
+        let record = {
             let rows = match reference {
                 TenantRef::Id(id) => {
                     let id = id.as_uuid();
@@ -117,18 +172,16 @@ impl Registry {
             };
             rows.first()
                 .map(TenantRecord::from_row)
-                .transpose()
-                .map(|r| r.map(Arc::new))
+                .transpose()?
+                .map(Arc::new)
         };
-        self.cache
-            .try_get_with(reference.clone(), load)
-            .await
-            .map_err(|err: Arc<DbError>| DbError::of_kind(err.kind()))
+        Ok(Lookup { epoch, record })
     }
 
     /// Forgets everything, so the next lookup sees the database (after notifications may have
     /// been missed).
     pub fn invalidate_all(&self) {
+        self.epochs.changed_all();
         self.cache.invalidate_all();
     }
 
@@ -137,8 +190,9 @@ impl Registry {
     /// know from its id. Every other school keeps its entry, so a change to one school among
     /// thousands does not send all of them back to the database.
     pub fn forget(&self, id: TenantId) {
+        self.epochs.changed(id);
         let forgotten = self.cache.invalidate_entries_if(move |_, cached| {
-            cached.as_ref().is_none_or(|record| record.id == id)
+            cached.record.as_ref().is_none_or(|record| record.id == id)
         });
         if forgotten.is_err() {
             // Only if closures were not enabled at build time: fall back to the safe answer.

@@ -5,37 +5,28 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tenancy::build_pool;
-use tenancy::{PoolOptions, StatementMode, Tenancy};
-use tokio::net::TcpListener;
+use tenancy::Tenancy;
 
 use crate::auth::Authenticator;
-use crate::config::{Config, Secret, ServeArgs, StatementModeArg};
+use crate::config::{Config, Secret, ServeArgs};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, Safeguards};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::tenants;
 
-/// The statement every tenant transaction starts with.
-pub const ENTER_TENANT_SQL: &str = "select wizreg.enter_tenant($1)";
-
-pub fn init_logging(config: &Config) {
-    let subscriber = crate::logging::subscriber(
-        config.log_json,
-        crate::logging::filter_from_env(),
-        std::io::stderr,
-    );
+/// Installs logging; keep the guard until the process ends (dropping it flushes the log).
+pub fn init_logging(config: &Config) -> crate::logging::LogGuard {
     // A second call (tests, or a command that already set it up) keeps the first subscriber.
-    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+    crate::logging::init(config.log_json, config.request_log)
 }
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     config
         .validate_for_serve(&args)
         .map_err(StartupError::Config)?;
-    init_logging(&config);
+    let _log = init_logging(&config);
     let started = Instant::now();
     // Runs on this (long-lived) thread: the embedded server's parent-death signal is tied to it.
     let database = tokio::task::block_in_place(|| Database::open(&config))?;
@@ -56,12 +47,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
         }
     }
     let state = app_state(&config, &database).await?;
-    let listener = TcpListener::bind(args.bind)
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: args.bind,
-            source,
-        })?;
+    let listeners = crate::edge::listeners::Listeners::bind(args.bind, &args.edge).await?;
     tracing::info!(
         addr = %args.bind,
         startup_ms = started.elapsed().as_millis() as u64,
@@ -71,28 +57,26 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
     let draining = state.draining.clone();
     let closing = state.clone();
     let drain_deadline = Duration::from_secs(args.shutdown_timeout_secs);
-    let (drain_started, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
-    // On the signal the listener closes at once (new connections are refused), readiness
+    let stop = tokio_util::sync::CancellationToken::new();
+    // On the signal the listeners close at once (new connections are refused), readiness
     // turns 503, and connections end as soon as their in-flight request is answered.
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let stopping = stop.clone();
+    tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(
             deadline_secs = drain_deadline.as_secs(),
             "shutting down: refusing new connections, draining in-flight requests"
         );
         draining.store(true, Ordering::Relaxed);
-        let _ = drain_started.send(());
+        stopping.cancel();
     });
-    let deadline_passed = async move {
-        match drain_started_rx.await {
-            Ok(()) => tokio::time::sleep(drain_deadline).await,
-            Err(_) => std::future::pending().await,
-        }
+    let deadline_passed = async {
+        stop.cancelled().await;
+        tokio::time::sleep(drain_deadline).await;
     };
+    let ops = crate::http::ops::router(state.clone());
     tokio::select! {
-        served = std::future::IntoFuture::into_future(server) => {
-            served.map_err(|source| StartupError::Bind { addr: args.bind, source })?;
-        }
+        () = listeners.serve(router(state), ops, stop.clone()) => {}
         () = deadline_passed => {
             tracing::warn!(
                 deadline_secs = drain_deadline.as_secs(),
@@ -108,21 +92,10 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
 
 /// Pools and caches for serving, after refusing a runtime role that would bypass RLS.
 pub async fn app_state(config: &Config, database: &Database) -> Result<AppState, StartupError> {
-    let options = PoolOptions {
-        max_size: config.pool_size,
-        acquire_timeout: Duration::from_millis(config.pool_timeout_ms),
-        statement_mode: match config.statement_mode {
-            StatementModeArg::Prepared => StatementMode::Prepared,
-            StatementModeArg::Unnamed => StatementMode::Unnamed,
-        },
-        verify_on_checkout: config
-            .verify_checkout
-            .then_some(crate::audit::TENANT_SETTING),
-    };
-    let mut runtime = database.config(Role::App);
-    runtime.application_name("wizreg");
-    crate::http::limits::apply_session_timeouts(config, &mut runtime);
-    let tenancy = Tenancy::new(build_pool(runtime, options), ENTER_TENANT_SQL);
+    // One direct session first: a certificate or TLS problem with DATABASE_URL is then one
+    // startup error naming the server and the reason, not a pool timeout.
+    drop(database.connect(Role::App).await?);
+    let tenancy = database.serving_tenancy(config);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),
@@ -131,26 +104,31 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     // Other processes' tenant changes clear this cache at once; the TTL is the backstop.
     crate::tenant_events::spawn_listener(
         database.config(Role::App),
+        database.tls(Role::App),
         registry.clone(),
         tenancy.clone(),
     );
-    let platform = Platform::new(database, options.statement_mode);
+    let platform = Platform::new(database, crate::database::statement_mode(config));
     let admin_token = admin_token(config, database)?;
     let auth = Authenticator::from_config(config, database, &tenancy)?;
+    let safeguards = Safeguards {
+        auth,
+        limits: crate::http::limits::LimitSettings::from_config(config),
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs),
+    };
     Ok(AppState::new(
         tenancy,
         registry,
         &config.base_domain,
         platform,
         admin_token,
+        safeguards,
     )
-    .with_limits(
-        crate::http::limits::LimitSettings::from_config(config),
-        Duration::from_secs(config.idempotency_ttl_secs),
-    )
-    .with_auth(auth)
     .with_tenant_label_limit(config.metrics_tenant_labels)
-    .with_import_max_bytes(config.import_max_bytes))
+    .with_import_max_bytes(config.import_max_bytes)
+    .with_console(crate::console::ConsoleSettings::from_config(
+        config, database,
+    )?))
 }
 
 /// Superusers and BYPASSRLS roles ignore every policy: serving as one would void isolation.
@@ -158,7 +136,7 @@ async fn refuse_privileged_runtime_role(tenancy: &Tenancy) -> Result<(), Startup
     let rows = tenancy
         .run_outside_tenant("select current_user::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user", &[])
         .await
-        .map_err(|e| StartupError::Config(format!("cannot reach the database as the runtime role ({e})")))?;
+        .map_err(|e| StartupError::Failed(format!("cannot reach the database as the runtime role ({e})")))?;
     let row = rows
         .first()
         .ok_or_else(|| StartupError::Unsafe("the runtime role does not exist".into()))?;

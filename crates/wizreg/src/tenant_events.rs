@@ -8,6 +8,7 @@
 //! and every cached "no such tenant" (which may be the school just created), so the other
 //! schools stay cached: creating one school among 10,000 costs no burst of lookups.
 
+use tenancy::tls::PgTls;
 use tenancy::{Tenancy, TenantId};
 
 use crate::notifications::{follow, Follower};
@@ -22,12 +23,17 @@ pub const APPLICATION_NAME: &str = "wizreg-listener";
 /// (at shutdown) and its session has ended.
 pub fn spawn_listener(
     config: tokio_postgres::Config,
+    tls: PgTls,
     registry: Registry,
     tenancy: Tenancy,
 ) -> tokio::task::JoinHandle<()> {
-    follow(config, CHANNEL, APPLICATION_NAME, registry, move || {
-        tenancy.is_closed()
-    })
+    follow(
+        (config, tls),
+        CHANNEL,
+        APPLICATION_NAME,
+        registry,
+        move || tenancy.is_closed(),
+    )
 }
 
 impl Follower for Registry {

@@ -1,11 +1,30 @@
 //! Tenant lifecycle: the platform role's work. This module (and only it) holds platform
 //! connections; it never reads or writes school data.
+//!
+//! Every change is announced on [`CHANNEL`] by a statement of its own, sent from this
+//! connection after the change, so every server forgets the school at once. On one PostgreSQL
+//! the tenant table's trigger announces it as well (in the change's own transaction); on Citus
+//! that trigger cannot exist (it would fire on the workers, where no one listens), and a
+//! statement with no table in it runs on the coordinator, where the servers listen.
 
 use tenancy::{DbError, Slug, TenantId, TenantRef};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::domain::violation::{Constraints, Violation};
 use crate::registry::{TenantRecord, TenantStatus, TENANT_COLUMNS};
+use crate::tenant_events::CHANNEL;
+
+/// Tells every server that tenant `id` changed (delivered when this connection's transaction
+/// commits: at once outside a transaction).
+async fn announce(platform: &impl GenericClient, id: TenantId) -> Result<(), DbError> {
+    platform
+        .execute(
+            "select pg_notify($1, $2)",
+            &[&CHANNEL, &id.as_uuid().to_string()],
+        )
+        .await?;
+    Ok(())
+}
 
 /// Creates a tenant: one insert, no DDL, so it is as cheap with 10,000 schools as with 10.
 pub async fn create(platform: &Client, slug: &Slug, name: &str) -> Result<TenantRecord, DbError> {
@@ -27,6 +46,7 @@ pub async fn create_with_id(
     let row = platform
         .query_one(&sql, &[&id.as_uuid(), &slug.as_str(), &name])
         .await?;
+    announce(platform, id).await?;
     TenantRecord::from_row(&row)
 }
 
@@ -58,7 +78,7 @@ pub async fn seed_demo_if_empty(platform: &Client) -> Result<bool, DbError> {
 
 /// The tenant a reference names.
 pub async fn find(
-    platform: &Client,
+    platform: &impl GenericClient,
     reference: &TenantRef,
 ) -> Result<Option<TenantRecord>, DbError> {
     let row = match reference {
@@ -77,7 +97,7 @@ pub async fn find(
 /// Changes a tenant's status and/or name; `None` if there is no such tenant, or if it would
 /// resume a half-deleted one (see [`is_offboarding`]).
 pub async fn update(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     status: Option<TenantStatus>,
     name: Option<&str>,
@@ -91,13 +111,16 @@ pub async fn update(
     let row = platform
         .query_opt(&sql, &[&id.as_uuid(), &status, &name])
         .await?;
+    if row.is_some() {
+        announce(platform, id).await?;
+    }
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
 
 /// Sets (or with `None` clears) a tenant's own statement timeout, which `enter_tenant` applies
 /// to that tenant's transactions only.
 pub async fn set_statement_timeout(
-    platform: &Client,
+    platform: &impl GenericClient,
     id: TenantId,
     timeout_ms: Option<i32>,
 ) -> Result<Option<TenantRecord>, DbError> {
@@ -108,25 +131,32 @@ pub async fn set_statement_timeout(
     let row = platform
         .query_opt(&sql, &[&id.as_uuid(), &timeout_ms])
         .await?;
+    if row.is_some() {
+        announce(platform, id).await?;
+    }
     row.as_ref().map(TenantRecord::from_row).transpose()
 }
 
 /// First step of offboarding: suspends the tenant and marks it as being deleted (kept from an
-/// earlier, interrupted attempt). `false` if there is no such tenant.
+/// earlier, interrupted attempt: `least` ignores a null, and Citus refuses `now()` inside
+/// `coalesce` in a modification). `false` if there is no such tenant.
 pub async fn start_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
     let changed = platform
         .execute(
             "update wizreg.tenant set status = 'suspended',
-               offboarding_since = coalesce(offboarding_since, now()), updated_at = now()
+               offboarding_since = least(offboarding_since, now()), updated_at = now()
              where id = $1",
             &[&id.as_uuid()],
         )
         .await?;
+    if changed == 1 {
+        announce(platform, id).await?;
+    }
     Ok(changed == 1)
 }
 
 /// Whether the tenant is half-deleted (offboarding started and not finished).
-pub async fn is_offboarding(platform: &Client, id: TenantId) -> Result<bool, DbError> {
+pub async fn is_offboarding(platform: &impl GenericClient, id: TenantId) -> Result<bool, DbError> {
     let row = platform
         .query_opt(
             "select offboarding_since is not null from wizreg.tenant where id = $1",
@@ -145,6 +175,9 @@ pub async fn delete_row(platform: &Client, id: TenantId) -> Result<bool, DbError
             &[&id.as_uuid()],
         )
         .await?;
+    if deleted == 1 {
+        announce(platform, id).await?;
+    }
     Ok(deleted == 1)
 }
 

@@ -5,16 +5,23 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::database::{self, Baseline, Cluster, DB_NAME, SMALL_DB_NAME};
+use crate::database::{self, Baseline, Cluster, DB_NAME};
 use crate::dataset::{self, Size};
+use crate::floors::Floors;
 use crate::load::{Route, Target};
 use crate::measure::{self, Meters};
 use crate::report::Row;
 use crate::server::{Launch, Server};
 use crate::Args;
 
+pub mod citus;
 mod creation;
+pub(crate) mod limits;
 mod round_trips;
+mod scale;
+
+/// Seconds per pgbench run of the database floors (each script at each client count).
+const FLOOR_SECONDS: u64 = 3;
 
 pub(crate) struct Bench<'a> {
     args: &'a Args,
@@ -117,13 +124,40 @@ impl Bench<'_> {
     }
 }
 
-fn baseline_rows(baselines: &[Baseline], clients: u32) -> Vec<Row> {
+/// Baselines (a) and (b) at their best client counts: the plain read, and the API's read
+/// transaction (its database floor).
+fn baselines(floors: &Floors) -> Result<Vec<Baseline>, String> {
+    let read = floors
+        .route(Route::GetById)
+        .ok_or("the read floor is missing")?;
+    Ok(vec![
+        Baseline {
+            name: "(a) plain PK read, no RLS",
+            role: tenancy::embedded::SUPERUSER,
+            tps: floors.plain_read.tps,
+            latency_avg_ms: 0.0,
+        },
+        Baseline {
+            name: "(b) RLS read, tenant tx pipelined",
+            role: "wizreg_app",
+            tps: read.tps,
+            latency_avg_ms: 0.0,
+        },
+    ])
+}
+
+fn baseline_rows(baselines: &[Baseline], floors: &Floors) -> Vec<Row> {
+    let clients = [
+        floors.plain_read.clients,
+        floors.route(Route::GetById).map_or(0, |f| f.clients),
+    ];
     baselines
         .iter()
-        .map(|b| Row {
+        .zip(clients)
+        .map(|(b, clients)| Row {
             name: b.name.to_owned(),
             mode: format!(
-                "baseline: pgbench -M prepared, {clients} clients, role {}",
+                "baseline: pgbench -M prepared, best of 4/8/16/64 clients ({clients}), role {}",
                 b.role
             ),
             requests_per_s: b.tps,
@@ -168,18 +202,14 @@ pub async fn all(args: &Args) -> Result<(), String> {
     database::seed_plain_and_stats(&bench.cluster, size).await?;
     let stats = bench.cluster.superuser(database::STATS_DB_NAME).await?;
 
-    eprintln!("bench: pgbench baselines …");
-    let baselines = database::pgbench(
-        &bench.cluster,
-        &bench.work,
-        size,
-        args.connections,
-        args.seconds,
-    )?;
-    let mut rows = baseline_rows(&baselines, args.connections);
+    crate::floors::install_old_enter(&db).await?;
+    let floors = crate::floors::measure(&bench.cluster, &bench.work, size, FLOOR_SECONDS)?;
+    let baselines = baselines(&floors)?;
+    let mut rows = baseline_rows(&baselines, &floors);
     let target = bench.warm_target(&server, size, None).await?;
     let meters = bench.meters(&server, &stats, &baselines);
     rows.extend(bench.routes(&meters, &target, "", true).await?);
+    let limits = bench.limits(&meters, &target, floors, &mut rows).await?;
 
     let keyed = if args.skip_api_key || args.large {
         bench.notes.push(
@@ -207,7 +237,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
     };
 
     let small = if args.large {
-        Some(scale(&bench, &baselines, &stats, &mut rows).await?)
+        Some(scale::few_schools(&bench, &baselines, &stats, &mut rows).await?)
     } else {
         bench
             .notes
@@ -245,6 +275,7 @@ pub async fn all(args: &Args) -> Result<(), String> {
         &trips,
         &paired,
         creation_ratio,
+        limits,
     )
     .await?;
     println!("{}\n{}", report.table(), report.targets_table());
@@ -259,33 +290,4 @@ async fn seed_sql(db: &tokio_postgres::Client, sql: &str) -> Result<(), String> 
     db.batch_execute(sql)
         .await
         .map_err(|e| crate::database::describe("seed", &e))
-}
-
-/// `--large`: `GET /students/{id}` on the default size too, in the same run. Returns the
-/// server (still running) for the interleaved comparison.
-async fn scale(
-    bench: &Bench<'_>,
-    baselines: &[Baseline],
-    stats: &tokio_postgres::Client,
-    rows: &mut Vec<Row>,
-) -> Result<(Server, Target), String> {
-    let db = bench.cluster.superuser(SMALL_DB_NAME).await?;
-    let server = bench
-        .server(SMALL_DB_NAME, None, Vec::new(), "server-default-size.log")
-        .await?;
-    database::seed(&db, Size::DEFAULT, 0).await?;
-    let target = bench.warm_target(&server, Size::DEFAULT, None).await?;
-    let meters = bench.meters(&server, stats, baselines);
-    rows.push(
-        measure::route(
-            bench.args,
-            &meters,
-            &target,
-            Route::GetById,
-            None,
-            "closed, 100 schools × 1,000",
-        )
-        .await?,
-    );
-    Ok((server, target))
 }

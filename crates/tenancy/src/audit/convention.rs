@@ -15,8 +15,22 @@ impl From<&Convention> for AuditTarget {
             tenant_setting: convention.tenant_setting().to_owned(),
             tenant_column: convention.tenant_column().to_owned(),
             definer_allow_list: convention.definer_allow_list().to_vec(),
+            // A convention names no tenant directory for Citus's reference-table check.
+            directory_tables: Vec::new(),
+            enter_function: enter_function_of(convention.enter_statement()),
         }
     }
+}
+
+/// The function an enter statement calls, as `schema.name(uuid)`
+/// (`select app.enter_tenant($1)` → `app.enter_tenant(uuid)`); empty if it calls none.
+fn enter_function_of(statement: &str) -> String {
+    statement
+        .trim()
+        .strip_prefix("select ")
+        .and_then(|call| call.split_once('('))
+        .map(|(name, _)| format!("{}(uuid)", name.trim()))
+        .unwrap_or_default()
 }
 
 /// Runs every check for `convention` through `client` (any role that can read the catalogue;

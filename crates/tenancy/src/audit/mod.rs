@@ -3,12 +3,15 @@
 //!
 //! Row Level Security keeps its promise only when roles, tables, keys, policies, views,
 //! functions and grants are all right, so each of those gets a check (`role`, `tables`,
-//! `objects`). Each problem becomes one [`Finding`] naming the object and the fix. The report
-//! also counts what it inspected, so an audit that silently checked nothing can be told apart
-//! from a clean one.
+//! `objects`); on a Citus coordinator, so do the distribution and every shard placement
+//! (`citus`, `placements`). Each problem becomes one [`Finding`] naming the object and the
+//! fix. The report also counts what it inspected, so an audit that silently checked nothing
+//! can be told apart from a clean one.
 
+mod citus;
 mod convention;
 mod objects;
+mod placements;
 mod role;
 mod tables;
 
@@ -32,10 +35,16 @@ pub struct AuditTarget {
     pub tenant_column: String,
     /// SECURITY DEFINER functions the runtime role may execute, as `schema.name(arg types)`.
     pub definer_allow_list: Vec<String>,
+    /// Tables every node needs whole, such as the tenant directory (`schema.table`): on Citus
+    /// they must be reference tables.
+    pub directory_tables: Vec<String>,
+    /// The function that enters a tenant, as `schema.name(arg types)`: on Citus it must use
+    /// `SET LOCAL` (the only form Citus forwards to the workers).
+    pub enter_function: String,
 }
 
 /// One kind of misconfiguration. [`FindingKind::as_str`] is its stable name in the output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FindingKind {
     /// The runtime role is a superuser, which ignores every policy.
@@ -82,6 +91,28 @@ pub enum FindingKind {
     ServerTooOld,
     /// A schema expected to hold tenant tables holds none: nothing was checked there.
     NoTenantTables,
+    /// Citus: a tenant table stays on the coordinator (a plain or a Citus local table).
+    TenantTableNotDistributed,
+    /// Citus: a tenant table is a reference table, copied whole to every node.
+    TenantTableIsReference,
+    /// Citus: a tenant table is distributed by another column, or not by hash.
+    TenantTableWrongDistribution,
+    /// Citus: a tenant table is not co-located with the other tenant tables.
+    TenantTableNotColocated,
+    /// Citus: a table every node needs whole (the tenant directory) is not a reference table.
+    DirectoryNotReference,
+    /// Citus: the runtime login does not forward `SET LOCAL` to the workers.
+    SetPropagationOff,
+    /// Citus: the enter function does not use `SET LOCAL` (Citus drops `set_config`).
+    EnterTenantNotSetLocal,
+    /// Citus: shard placements of a tenant table have row level security disabled.
+    ShardRlsNotEnabled,
+    /// Citus: shard placements of a tenant table do not force row level security.
+    ShardRlsNotForced,
+    /// Citus: shard placements of a tenant table lack the one accepted policy.
+    ShardPolicyWrong,
+    /// Citus: shard placements of a tenant table have a second policy.
+    ShardExtraPolicy,
 }
 
 impl FindingKind {
@@ -107,6 +138,17 @@ impl FindingKind {
             Self::TenantSettingDefault => "tenant_setting_default",
             Self::ServerTooOld => "server_too_old",
             Self::NoTenantTables => "no_tenant_tables",
+            Self::TenantTableNotDistributed => "tenant_table_not_distributed",
+            Self::TenantTableIsReference => "tenant_table_is_reference",
+            Self::TenantTableWrongDistribution => "tenant_table_wrong_distribution",
+            Self::TenantTableNotColocated => "tenant_table_not_colocated",
+            Self::DirectoryNotReference => "directory_not_reference",
+            Self::SetPropagationOff => "set_propagation_off",
+            Self::EnterTenantNotSetLocal => "enter_tenant_not_set_local",
+            Self::ShardRlsNotEnabled => "shard_rls_not_enabled",
+            Self::ShardRlsNotForced => "shard_rls_not_forced",
+            Self::ShardPolicyWrong => "shard_policy_wrong",
+            Self::ShardExtraPolicy => "shard_extra_policy",
         }
     }
 }
@@ -174,6 +216,10 @@ pub struct Inspected {
     pub tables_checked_for_grants: usize,
     /// `server_version_num`, e.g. 150018.
     pub server_version: u32,
+    /// The Citus extension's version, when the database is a Citus coordinator.
+    pub citus_version: Option<String>,
+    /// Shard placements whose RLS and policies were read on their worker.
+    pub shard_placements: usize,
 }
 
 /// The audit's result.
@@ -210,6 +256,9 @@ pub enum AuditError {
     /// `server_version_num` was not a number.
     #[error("unexpected server_version_num '{0}'")]
     Version(String),
+    /// Citus: a shard placement could not be read on its worker.
+    #[error("could not read {0} (is that worker up?)")]
+    Placement(String),
 }
 
 /// Runs every check through `client` (any role that can read the catalogue; an administrator's
@@ -219,6 +268,7 @@ pub async fn run(client: &Client, target: &AuditTarget) -> Result<AuditReport, A
     role::check(client, target, &mut report).await?;
     let tenant_tables = tables::check(client, target, &mut report).await?;
     role::check_ownership(client, target, &tenant_tables, &mut report).await?;
+    citus::check(client, target, &tenant_tables, &mut report).await?;
     objects::check(client, target, &mut report).await?;
     require_tenant_tables(&mut report, &target.schema, &target.tenant_column);
     Ok(report)
@@ -242,7 +292,7 @@ fn require_tenant_tables(report: &mut AuditReport, schema: &str, tenant_column: 
 }
 
 /// Quotes an identifier the way `quote_ident` does for the plain names used here.
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     let plain = name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

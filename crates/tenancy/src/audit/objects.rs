@@ -18,8 +18,16 @@ pub(super) async fn check(
     check_version(client, report).await
 }
 
+/// Whether `c` belongs to an installed extension (Citus's `citus_tables`, for example).
+const EXTENSION_MEMBER: &str =
+    "exists (select from pg_depend e where e.classid = 'pg_class'::regclass
+               and e.objid = c.oid and e.deptype = 'e')";
+
 /// A view runs with its owner's rights unless it is `security_invoker`, and its owner is
-/// exempt from RLS: through it the runtime role would read every tenant's rows.
+/// exempt from RLS: through it the runtime role would read every tenant's rows. An
+/// extension's own views are left alone unless they read a tenant table: they are the
+/// extension's catalogue (Citus shows its metadata through owner-rights views), not ours to
+/// change.
 async fn check_views(
     client: &Client,
     target: &AuditTarget,
@@ -32,9 +40,16 @@ async fn check_views(
          from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where c.relkind in ('v', 'm') and {USER_SCHEMA}
            and has_table_privilege($1::text::name, c.oid, 'SELECT')
+           and not ({EXTENSION_MEMBER} and not exists (
+             select from pg_rewrite r
+             join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid
+             join pg_attribute a on a.attrelid = d.refobjid and a.attname = $2
+             where r.ev_class = c.oid and d.refobjid <> c.oid))
          order by 1"
     );
-    let rows = client.query(&sql, &[&target.runtime_role]).await?;
+    let rows = client
+        .query(&sql, &[&target.runtime_role, &target.tenant_column])
+        .await?;
     report.inspected.views = rows.len();
     for row in rows {
         let (name, kind, invoker): (String, String, bool) = (row.get(0), row.get(1), row.get(2));

@@ -67,7 +67,7 @@ pub(super) async fn check(
 
 /// The one accepted policy shape: `tenant_id = <current tenant>`, in either operand order, with
 /// or without `nullif(…, '')`, compared after dropping whitespace and parentheses.
-fn is_tenant_predicate(expr: &str, target: &AuditTarget) -> bool {
+pub(super) fn is_tenant_predicate(expr: &str, target: &AuditTarget) -> bool {
     let squash = |s: &str| {
         s.chars()
             .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')

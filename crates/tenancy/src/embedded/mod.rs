@@ -1,5 +1,6 @@
 //! A private PostgreSQL cluster for development and tests: finds the server binaries, creates
 //! or reuses a data directory, runs the server on a Unix socket with no TCP port, and stops it.
+//! [`EmbeddedCitus`] runs several of them as one Citus cluster (`citus.rs`).
 //!
 //! `initdb` and `postgres` refuse to run as root, so as root the server runs as the `postgres`
 //! OS user. The server gets its own process group (a terminal's Ctrl-C reaches only us, so we
@@ -7,6 +8,7 @@
 //! killed, it shuts down fast instead of living on as an orphan; elsewhere a later start
 //! attaches to the orphan instead).
 
+mod citus;
 mod discover;
 mod hints;
 mod process;
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub use citus::EmbeddedCitus;
 pub use discover::find_binaries;
 use discover::{private_dir, reachable_by_others, server_account};
 pub use hints::OperatorHints;
@@ -85,6 +88,18 @@ pub enum EmbeddedError {
     /// The server exited or did not accept connections within a minute; the path is its log.
     #[error("PostgreSQL did not become ready; its log is {0}")]
     NotReady(PathBuf),
+    /// [`EmbeddedCitus`] was asked for, but the server cannot load Citus; the path is the
+    /// server binaries' directory.
+    #[error("Citus is not installed for the PostgreSQL in {0} (no citus.so in its library directory): install Citus 13 for PostgreSQL 15 from the Citus project's packages (https://docs.citusdata.com), or run ../shared/citus/install.sh from a checkout of this project")]
+    CitusNotInstalled(PathBuf),
+    /// Creating a database, the extension or the node registrations failed.
+    #[error("setting up Citus in database {dbname}: {source}")]
+    Citus {
+        /// The database being prepared or copied.
+        dbname: String,
+        /// The server's error.
+        source: tokio_postgres::Error,
+    },
 }
 
 fn io_err<'a>(
@@ -113,6 +128,15 @@ impl EmbeddedPostgres {
     /// Call it from a thread that lives as long as the cluster should: the server's
     /// parent-death signal fires when the spawning thread ends.
     pub fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        Self::start_with(options, &[])
+    }
+
+    /// Like [`EmbeddedPostgres::start`], with extra server settings (`name=value`, passed as
+    /// `-c` options on every start, so they are not written into the cluster's files).
+    pub fn start_with(
+        options: &EmbeddedOptions,
+        settings: &[String],
+    ) -> Result<Self, EmbeddedError> {
         let bin = discover::find_binaries_with(options.pg_bin.as_deref(), options.hints)?;
         let account = server_account(options.hints)?;
         fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
@@ -148,7 +172,7 @@ impl EmbeddedPostgres {
         if !pgdata.join("PG_VERSION").exists() {
             init_cluster(&bin, &data_dir, account)?;
         }
-        this.spawn_server(&bin, account, options.ephemeral)
+        this.spawn_server(&bin, account, options.ephemeral, settings)
     }
 
     /// The directory holding the server's socket (a libpq `host`).

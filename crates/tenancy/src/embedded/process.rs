@@ -18,6 +18,7 @@ impl EmbeddedPostgres {
         bin: &Path,
         account: Option<(Uid, Gid)>,
         ephemeral: bool,
+        extra_settings: &[String],
     ) -> Result<Self, EmbeddedError> {
         let log_path = self.data_dir.join("postgres.log");
         let log = append(&log_path)?;
@@ -40,6 +41,7 @@ impl EmbeddedPostgres {
                 .map(String::from),
             );
         }
+        settings.extend(extra_settings.iter().cloned());
         for setting in settings {
             cmd.arg("-c").arg(setting);
         }

@@ -12,9 +12,11 @@
 //! This module holds [`Query`] and [`Tenancy`]; [`TenantTx`] and its pipeline live in
 //! `transaction`, and streaming a large result in `stream`.
 
+mod observe;
 mod stream;
 mod transaction;
 
+pub use observe::{set_query_observer, SentParam, SentQuery};
 pub use transaction::{PairResult, TenantTx};
 
 use std::fmt;
@@ -116,7 +118,7 @@ impl<T: 'static> Query<T> {
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let config: tokio_postgres::Config = "postgresql://app_user@localhost/app".parse()?;
-/// let tenancy = Tenancy::with_convention(build_pool(config, PoolOptions::default()), &Convention::default());
+/// let tenancy = Tenancy::with_convention(build_pool(config, tokio_postgres::NoTls, PoolOptions::default()), &Convention::default());
 /// let acme = TenantId::from_uuid("0190f0e6-8d8e-7b4c-9d0e-0a1b2c3d4e5f".parse()?);
 ///
 /// // BEGIN, enter_tenant, the statement and COMMIT: one round trip.
@@ -182,9 +184,9 @@ impl Tenancy {
         tenant: TenantId,
         begin_sql: &'static str,
     ) -> Result<TenantTx, DbError> {
-        let conn = self
-            .pool
-            .get()
+        // Boxed: the pool's checkout future is ~6 KB, and every request's future would carry
+        // (and copy) it otherwise.
+        let conn = Box::pin(self.pool.get())
             .await
             .map_err(|e| pool_error(e, self.checkout_stats()))?;
         Ok(TenantTx {
@@ -196,6 +198,7 @@ impl Tenancy {
             statements: 0,
             failed: false,
             rolled_back: false,
+            commit_queued: std::sync::atomic::AtomicBool::new(false),
             span: tracing::debug_span!(
                 "tenant_tx",
                 %tenant,
@@ -225,6 +228,7 @@ impl Tenancy {
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
         conn.prepare(sql, &types).await?;
         let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        observe::sent(None, sql, params);
         Ok(conn.query(sql, params, &untyped).await?)
     }
 

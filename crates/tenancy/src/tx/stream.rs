@@ -47,6 +47,7 @@ impl TenantTx {
                 .iter()
                 .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
         );
+        super::observe::sent(Some(self.tenant), query.sql, &params);
         let rows = conn.query_raw(query.sql, params).await?;
         // A row that fails to arrive fails the transaction, for its `tenant_tx` span.
         let failed = &mut self.failed;

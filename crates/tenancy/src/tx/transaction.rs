@@ -3,6 +3,9 @@
 //! so each call costs one network round trip).
 
 use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use deadpool::managed::Object;
 use futures_util::future::{join4, join_all, OptionFuture};
@@ -18,7 +21,10 @@ use crate::pool::{ConnectionManager, TypedParam};
 ///
 /// Dropping it without [`TenantTx::commit`] rolls back: the `ROLLBACK` is queued behind
 /// whatever is still in flight on the connection, and the connection returns to the pool only
-/// after the server acknowledged it.
+/// after the server acknowledged it. Dropped once its pipelined `COMMIT` has been queued (a
+/// client gone while the answer was on its way), it sends nothing more: that `COMMIT` ends the
+/// transaction either way, and it is answered before anything the connection's next user
+/// sends.
 ///
 /// ```no_run
 /// use tenancy::{Query, Tenancy, TenantId};
@@ -52,6 +58,9 @@ pub struct TenantTx {
     pub(super) statements: u32,
     pub(super) failed: bool,
     pub(super) rolled_back: bool,
+    /// Set once the pipelined `COMMIT` is queued on the connection: from then on the
+    /// transaction ends on the server whatever happens to this value.
+    pub(super) commit_queued: AtomicBool,
     pub(super) span: tracing::Span,
 }
 
@@ -144,9 +153,11 @@ impl TenantTx {
             return;
         }
         let open = self.conn.as_ref().is_some_and(|conn| conn.in_transaction);
+        let commit_queued = self.commit_queued.load(Ordering::Relaxed);
         let outcome = match (self.begun, self.failed, open || self.rolled_back) {
             (false, _, _) => "empty",
             (true, true, _) => "failed",
+            (true, false, true) if commit_queued => "dropped_after_commit",
             (true, false, true) => "rolled_back",
             (true, false, false) => "committed",
         };
@@ -186,6 +197,7 @@ impl TenantTx {
                     .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone())),
             );
             let untyped: Vec<&(dyn ToSql + Sync)> = typed.iter().map(|(v, _)| *v).collect();
+            super::observe::sent(Some(self.tenant), sql, &typed);
             (sql, typed, untyped)
         });
 
@@ -204,7 +216,9 @@ impl TenantTx {
                     .iter()
                     .map(|(sql, typed, untyped)| conn.query(sql, typed, untyped)),
             ),
-            OptionFuture::from(commit.then(|| client.batch_execute("COMMIT"))),
+            OptionFuture::from(
+                commit.then(|| mark_queued(client.batch_execute("COMMIT"), &self.commit_queued)),
+            ),
         )
         .await;
         began.transpose()?;
@@ -225,18 +239,41 @@ impl TenantTx {
     }
 }
 
+/// Polls `request` once (which queues its message on the connection), records that in
+/// `queued`, then waits for its answer.
+async fn mark_queued<F: Future>(request: F, queued: &AtomicBool) -> F::Output {
+    let mut request = std::pin::pin!(request);
+    let first = futures_util::poll!(request.as_mut());
+    queued.store(true, Ordering::Relaxed);
+    match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => request.await,
+    }
+}
+
 impl Drop for TenantTx {
     fn drop(&mut self) {
         self.close_span();
-        let Some(conn) = self.conn.take() else { return };
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if !conn.in_transaction {
+            return;
+        }
+        if self.commit_queued.load(Ordering::Relaxed) {
+            // A ROLLBACK now would only reach the server after that COMMIT, outside any
+            // transaction (a warning and a wasted round trip). The next user's statements
+            // queue behind the COMMIT too, so the connection is free at once.
+            conn.in_transaction = false;
+            if let Some(pool) = Object::pool(&conn) {
+                let stats = pool.manager().checkout_stats();
+                stats.dropped_after_commit.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         }
         if let Some(pool) = Object::pool(&conn) {
             let stats = pool.manager().checkout_stats();
-            stats
-                .rolled_back_on_drop
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats.rolled_back_on_drop.fetch_add(1, Ordering::Relaxed);
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

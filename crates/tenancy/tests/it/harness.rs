@@ -148,7 +148,7 @@ impl TestDb {
     /// Tenant transactions as the runtime role, with `options`.
     pub fn tenancy(&self, options: PoolOptions) -> Tenancy {
         Tenancy::with_convention(
-            build_pool(self.config("app_user"), options),
+            build_pool(self.config("app_user"), tokio_postgres::NoTls, options),
             &Convention::default(),
         )
     }

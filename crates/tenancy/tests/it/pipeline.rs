@@ -16,7 +16,10 @@ fn probed(db: &TestDb, mode: StatementMode) -> (Tenancy, Probe) {
         statement_mode: mode,
         ..one_connection()
     };
-    let tenancy = Tenancy::with_convention(build_pool(config, options), &Convention::default());
+    let tenancy = Tenancy::with_convention(
+        build_pool(config, tokio_postgres::NoTls, options),
+        &Convention::default(),
+    );
     (tenancy, probe)
 }
 

@@ -4,7 +4,6 @@
 //! extractor's job (`http/tenant.rs`).
 
 pub mod api_keys;
-pub mod commands;
 pub mod jwt;
 pub mod key_store;
 pub mod revocations;
@@ -31,6 +30,9 @@ pub enum AuthError {
     Refused(Cow<'static, str>),
     /// The key store could not be reached: `503`, never a 401 that would blame the caller.
     Unavailable(DbError),
+    /// Too many unverified credentials are being looked up at once: `503` without any
+    /// database work (see [`api_keys::LookupLimit`]).
+    Busy,
 }
 
 /// The credential checks this deployment runs.
@@ -45,16 +47,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// No credential checks and no key management: `WIZREG_AUTH=open` without a key secret.
-    pub fn open() -> Self {
-        Self {
-            mode: AuthMode::Open,
-            api_keys: None,
-            jwt: None,
-            listener: None,
-        }
-    }
-
     /// Builds the checks `config.auth` asks for; starts listening for key revocations when
     /// API keys are accepted.
     pub fn from_config(
@@ -70,11 +62,17 @@ impl Authenticator {
         }
         let api_keys = secret.map(|secret| {
             let ttl = Duration::from_secs(config.api_key_cache_ttl_secs);
-            ApiKeys::new(secret, tenancy.clone(), ttl)
+            ApiKeys::new(secret, tenancy.clone(), ttl).with_lookup_limit(
+                config
+                    .unauthenticated_db_concurrency
+                    .unwrap_or(config.pool_size / 4)
+                    .max(1),
+            )
         });
         let listener = match &api_keys {
             Some(keys) if config.auth.accepts_api_keys() => Some(revocations::spawn_listener(
                 database.config(Role::App),
+                database.tls(Role::App),
                 keys.clone(),
             )),
             _ => None,
@@ -92,6 +90,11 @@ impl Authenticator {
             jwt,
             listener,
         })
+    }
+
+    /// Whether requests must carry a credential (every mode but `open`).
+    pub fn needs_credential(&self) -> bool {
+        self.mode != AuthMode::Open
     }
 
     /// Key management, when a key secret is configured.
@@ -122,8 +125,10 @@ impl Authenticator {
             ))?;
         let is_api_key = token.starts_with(api_keys::PREFIX);
         match (is_api_key, &self.api_keys, &self.jwt) {
+            // Boxed: the key lookup's future is large (~15 KB) and would otherwise be part of
+            // every request's future, copied each time it moves, in every mode.
             (true, Some(keys), _) if self.mode.accepts_api_keys() => {
-                keys.verify(token).await.map(Some)
+                Box::pin(keys.verify(token)).await.map(Some)
             }
             (false, _, Some(jwt)) => jwt.verify(token).map(Some),
             (true, _, _) => Err(AuthError::Refused(

@@ -5,6 +5,7 @@
 //! cache. On every (re)connect the whole cache is cleared, as notices may have been missed,
 //! and the cache's short time-to-live bounds the rest.
 
+use tenancy::tls::PgTls;
 use tenancy::TenantId;
 use tokio::task::AbortHandle;
 use tokio_postgres::Config as PgConfig;
@@ -18,8 +19,15 @@ use crate::notifications::{follow, Follower};
 const APPLICATION_NAME: &str = "wizreg-key-revocations";
 
 /// Listens until aborted, reconnecting with a capped backoff.
-pub fn spawn_listener(config: PgConfig, keys: ApiKeys) -> AbortHandle {
-    follow(config, REVOCATION_CHANNEL, APPLICATION_NAME, keys, || false).abort_handle()
+pub fn spawn_listener(config: PgConfig, tls: PgTls, keys: ApiKeys) -> AbortHandle {
+    follow(
+        (config, tls),
+        REVOCATION_CHANNEL,
+        APPLICATION_NAME,
+        keys,
+        || false,
+    )
+    .abort_handle()
 }
 
 impl Follower for ApiKeys {

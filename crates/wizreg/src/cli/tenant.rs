@@ -7,12 +7,13 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use tenancy::build_pool;
-use tenancy::{DbError, DbErrorKind, PoolOptions, Slug, Tenancy, TenantRef};
+use tenancy::{DbError, DbErrorKind, Slug, TenantRef};
 use tokio_postgres::Client;
 
+mod shards;
 mod transfer;
 
+use self::shards::ShardAction;
 use self::transfer::{export_to, import_from};
 use crate::config::Config;
 use crate::database::{Database, Role};
@@ -20,7 +21,6 @@ use crate::domain::input::name_rule;
 use crate::error::StartupError;
 use crate::offboard::{self, Offboarded};
 use crate::registry::{TenantRecord, TenantStatus};
-use crate::serve::ENTER_TENANT_SQL;
 use crate::tenants;
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +70,24 @@ pub enum TenantCommand {
         #[arg(long)]
         slug: Option<String>,
     },
+    /// On Citus: the worker holding a school's shard group, and its shard ids.
+    Placement {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// On Citus: give a (big) school a shard group of its own, on the worker that held it.
+    Isolate {
+        /// The school's slug or UUID.
+        tenant: String,
+    },
+    /// On Citus: move a school's shard group to another worker; the school stays readable.
+    Move {
+        /// The school's slug or UUID.
+        tenant: String,
+        /// The target worker, as registered in Citus (see `tenant placement`).
+        #[arg(long, value_name = "HOST:PORT")]
+        node: String,
+    },
 }
 
 fn failed(message: impl Into<String>) -> StartupError {
@@ -117,7 +135,7 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
         }
         TenantCommand::Delete { tenant, yes } => {
             let tenant = find(&platform, &tenant).await?;
-            let tenancy = tenancy(&database);
+            let tenancy = database.command_tenancy();
             let total = offboard::count_rows(&tenancy, tenant.id)
                 .await
                 .map_err(db("count the school's rows"))?;
@@ -143,24 +161,28 @@ pub async fn run(config: &Config, command: TenantCommand) -> Result<(), StartupE
         TenantCommand::Export { tenant, output } => {
             let tenant = find(&platform, &tenant).await?;
             refuse_offboarding(&platform, &tenant).await?;
-            export_to(&tenancy(&database), &tenant, output.as_deref()).await?;
+            export_to(&database.command_tenancy(), &tenant, output.as_deref()).await?;
         }
         TenantCommand::Import { file, slug } => {
-            import_from(&platform, &tenancy(&database), &file, slug.as_deref()).await?
+            import_from(
+                &platform,
+                &database.command_tenancy(),
+                &file,
+                slug.as_deref(),
+            )
+            .await?
+        }
+        TenantCommand::Placement { tenant } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Show).await?
+        }
+        TenantCommand::Isolate { tenant } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Isolate).await?
+        }
+        TenantCommand::Move { tenant, node } => {
+            shards::run(&database, &platform, &tenant, ShardAction::Move(node)).await?
         }
     }
     Ok(())
-}
-
-fn tenancy(database: &Database) -> Tenancy {
-    let options = PoolOptions {
-        max_size: 2,
-        ..PoolOptions::default()
-    };
-    Tenancy::new(
-        build_pool(database.config(Role::App), options),
-        ENTER_TENANT_SQL,
-    )
 }
 
 fn parse_slug(raw: &str) -> Result<Slug, StartupError> {

@@ -2,6 +2,7 @@
 //! Each field's doc comment is its `--help` text.
 
 mod auth;
+mod edge;
 mod secret;
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 pub use auth::{AuthMode, JwtAlgorithm};
+pub use edge::EdgeArgs;
 pub use secret::Secret;
 
 /// How SQL statements are sent to the server.
@@ -50,6 +52,17 @@ pub struct Config {
     /// /usr/lib/postgresql/*/bin).
     #[arg(long, env = "WIZREG_PG_BIN", global = true)]
     pub pg_bin: Option<PathBuf>,
+
+    /// Run the embedded database as a Citus cluster: a coordinator plus this many workers
+    /// (under `<data dir>/workers/`), schools distributed by tenant. Unset: one PostgreSQL.
+    /// With DATABASE_URL, point it at a Citus coordinator instead (migrate detects Citus).
+    #[arg(
+        long,
+        env = "WIZREG_CITUS_WORKERS",
+        global = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64)
+    )]
+    pub citus_workers: Option<usize>,
 
     /// Tenants are found at `<slug>.<base domain>`.
     #[arg(
@@ -260,8 +273,20 @@ pub struct Config {
     #[arg(long, env = "WIZREG_LOG_JSON", global = true)]
     pub log_json: bool,
 
-    /// How many schools get a `tenant` label of their own in /metrics (the first ones served);
-    /// later ones share `other`. 0: every school is `other`.
+    /// Which requests get a line in the request log: all, errors (5xx and 499, client closed
+    /// request) or off. Metrics count every request either way.
+    #[arg(
+        long,
+        env = "WIZREG_REQUEST_LOG",
+        value_enum,
+        default_value = "all",
+        global = true
+    )]
+    pub request_log: crate::logging::RequestLog,
+
+    /// How many schools get a `tenant` label (their slug) of their own in /metrics (the first
+    /// ones served); later ones share `other`. Default 0: no slug appears, every school is
+    /// `other` (opt in only where whoever scrapes may know the schools).
     #[arg(
         long,
         env = "WIZREG_METRICS_TENANT_LABELS",
@@ -269,6 +294,39 @@ pub struct Config {
         global = true
     )]
     pub metrics_tenant_labels: usize,
+
+    /// Key for the web console's session and CSRF cookies (at least 32 characters; the same on
+    /// every server behind one name). In embedded mode without one, a key is generated and kept
+    /// in the data directory (`console-key`, mode 0600).
+    #[arg(
+        long,
+        env = "WIZREG_CONSOLE_SESSION_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub console_session_key: Option<Secret>,
+
+    /// How long a console sign-in lasts, in seconds.
+    #[arg(
+        long,
+        env = "WIZREG_CONSOLE_SESSION_TTL_SECS",
+        default_value_t = crate::console::DEFAULT_SESSION_TTL_SECS,
+        value_parser = clap::value_parser!(u64).range(60..=86_400),
+        global = true
+    )]
+    pub console_session_ttl_secs: u64,
+
+    /// Mark console cookies `Secure` on every response (behind a TLS-terminating proxy that
+    /// sends no `X-Forwarded-Proto: https`); otherwise only on requests that came over HTTPS.
+    #[arg(long, env = "WIZREG_CONSOLE_SECURE_COOKIES", global = true)]
+    pub console_secure_cookies: bool,
+
+    /// Database lookups of API keys not yet verified (cache misses) running at once, across
+    /// all callers; more wait 50 ms, then get 503. Default: a quarter of WIZREG_POOL_SIZE (at
+    /// least 1), so a flood of made-up keys cannot hold the pool authenticated schools need.
+    #[arg(long, env = "WIZREG_UNAUTHENTICATED_DB_CONCURRENCY", global = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub unauthenticated_db_concurrency: Option<usize>,
 }
 
 /// `wizreg serve` options.
@@ -282,6 +340,9 @@ pub struct ServeArgs {
     /// anyway.
     #[arg(long, env = "WIZREG_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 impl Config {

@@ -127,9 +127,14 @@ pub fn update(id: Uuid, patch: HousePatch) -> Query<Option<House>> {
     .map(one)
 }
 
-/// Whether a row was deleted. Its students stay, with no house.
+/// Whether a row was deleted. Its students stay, with no house. They are unhoused by the
+/// statement itself, not only by the foreign key's `on delete set null`: Citus refuses that
+/// action on a key that includes the distribution column, so there the key has none.
 pub fn delete(id: Uuid) -> Query<bool> {
-    Query::new("delete from wizreg.house where tenant_id = $1 and id = $2 returning id")
+    Query::new(
+        "with unhoused as (update wizreg.student set house_id = null where tenant_id = $1 and house_id = $2)
+         delete from wizreg.house where tenant_id = $1 and id = $2 returning id",
+    )
         .bind(id, Type::UUID)
         .map(|rows| Ok(!rows.is_empty()))
 }

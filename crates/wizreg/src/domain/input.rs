@@ -31,6 +31,12 @@ impl FieldErrors {
     pub fn get(&self, field: &str) -> Option<&str> {
         self.0.get(field).map(String::as_str)
     }
+    /// Every field at fault with its message, by field name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(field, message)| (field.as_str(), message.as_str()))
+    }
 }
 
 impl<const N: usize> From<[(String, String); N]> for FieldErrors {

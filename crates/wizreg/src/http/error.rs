@@ -166,6 +166,19 @@ impl ApiError {
         err.retry_after_secs = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
         err
     }
+    /// What the web console shows instead of the JSON body.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn fields(&self) -> Option<&FieldErrors> {
+        self.fields.as_ref()
+    }
     pub fn internal(cause: String) -> Self {
         let mut err = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -190,6 +203,9 @@ impl From<AuthError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
             }
             AuthError::Unavailable(db) => ApiError::from(db),
+            AuthError::Busy => ApiError::unavailable(
+                "too many unknown credentials are being checked at once; try again shortly",
+            ),
         }
     }
 }

@@ -108,16 +108,32 @@ impl Limits {
                 ));
             }
         }
+        let semaphore = match self.slots.get(&tenant).await {
+            Some(semaphore) => semaphore,
+            None => Box::pin(self.new_slots(tenant)).await,
+        };
+        // A free slot, the common case, is taken without arming a timer.
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Ok(TenantSlot { _permit: permit });
+        }
+        Box::pin(self.wait_for_slot(semaphore)).await
+    }
+
+    /// The school's semaphore, created once however many requests ask together.
+    async fn new_slots(&self, tenant: TenantId) -> Arc<Semaphore> {
         // `Semaphore::new` panics above MAX_PERMITS; a huge WIZREG_TENANT_MAX_CONCURRENCY means
         // "no cap", not a panic on every request.
         let max = self
             .settings
             .max_concurrency
             .clamp(1, Semaphore::MAX_PERMITS);
-        let semaphore = self
-            .slots
+        self.slots
             .get_with(tenant, async { Arc::new(Semaphore::new(max)) })
-            .await;
+            .await
+    }
+
+    /// Waits up to the queue wait for one of the school's slots.
+    async fn wait_for_slot(&self, semaphore: Arc<Semaphore>) -> Result<TenantSlot, ApiError> {
         match tokio::time::timeout(self.settings.queue_wait, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(TenantSlot { _permit: permit }),
             // Timed out (or, never in practice, the semaphore was closed).
@@ -147,27 +163,6 @@ impl LimitSettings {
             queue_wait: Duration::from_millis(config.pool_timeout_ms),
         }
     }
-}
-
-/// Sets the runtime connections' session defaults: statement, lock and idle-in-transaction
-/// timeouts (0 = none), appended to any `options` the URL already carries. A school's own
-/// statement timeout is applied per transaction by `wizreg.enter_tenant`.
-pub fn apply_session_timeouts(config: &Config, pg: &mut tokio_postgres::Config) {
-    let mut options = pg.get_options().unwrap_or_default().to_owned();
-    for (setting, ms) in [
-        ("statement_timeout", config.statement_timeout_ms),
-        ("lock_timeout", config.lock_timeout_ms),
-        (
-            "idle_in_transaction_session_timeout",
-            config.idle_in_transaction_timeout_ms,
-        ),
-    ] {
-        if !options.is_empty() {
-            options.push(' ');
-        }
-        options.push_str(&format!("-c {setting}={ms}"));
-    }
-    pg.options(options);
 }
 
 /// Request headers larger than this in total get `431`. hyper itself refuses a request head

@@ -1,5 +1,7 @@
 //! `GET /metrics`: the Prometheus text exposition (series and label rules in
-//! [`crate::metrics`]).
+//! [`crate::metrics`]). On the main listener it needs the admin token: the series describe the
+//! deployment (and, when opted in, name schools). The operations listener (`WIZREG_OPS_BIND`)
+//! serves it without one.
 
 use std::sync::atomic::Ordering;
 
@@ -7,16 +9,25 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use super::admin::AdminToken;
 use super::AppState;
 use crate::metrics::{metrics, ScrapeValues};
 
 /// Prometheus metrics
 ///
 /// Requests by route, method, status and school, pool gauges and timeouts, per-school limit
-/// rejections, and database errors by SQLSTATE class, in the Prometheus text format.
+/// rejections, and database errors by SQLSTATE class, in the Prometheus text format. Needs the
+/// admin token (the operations listener, `WIZREG_OPS_BIND`, serves it without one).
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
+    security(("admin_token" = [])),
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String)))]
-pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics_text(_admin: AdminToken, state: State<AppState>) -> impl IntoResponse {
+    metrics_unguarded(state).await
+}
+
+/// The same exposition, for the operations listener (no token: it is reachable only where the
+/// operator bound it).
+pub async fn metrics_unguarded(State(state): State<AppState>) -> impl IntoResponse {
     let pool = state.tenancy.status();
     let limits = state.limits.counters();
     let values = ScrapeValues {

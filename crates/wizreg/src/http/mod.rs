@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod deadline;
 pub mod error;
 pub mod houses;
 pub mod idempotency;
@@ -12,6 +13,7 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod routing;
 pub mod students;
 pub mod tenant;
 
@@ -52,6 +54,21 @@ pub struct AppState {
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
+    /// The web console's cookie key, session lifetime and running jobs.
+    pub console: crate::console::ConsoleSettings,
+}
+
+/// What protects the API, which whoever builds an [`AppState`] must decide: who may call
+/// (the credential checks, `open` included) and how much each school may take. Neither has a
+/// default, so no state is ever open or unlimited by omission.
+#[derive(Debug)]
+pub struct Safeguards {
+    /// The credential checks (`WIZREG_AUTH`).
+    pub auth: Authenticator,
+    /// Per-school rate and concurrency limits.
+    pub limits: limits::LimitSettings,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: std::time::Duration,
 }
 
 impl AppState {
@@ -61,47 +78,33 @@ impl AppState {
         base_domain: &str,
         platform: Platform,
         admin_token: Option<Secret>,
+        safeguards: Safeguards,
     ) -> Self {
         Self {
             tenancy,
             registry,
             base_domain: base_domain.into(),
             draining: Arc::new(AtomicBool::new(false)),
-            limits: Arc::new(limits::Limits::new(limits::LimitSettings {
-                rate_per_sec: None,
-                burst: std::num::NonZeroU32::MIN,
-                max_concurrency: tokio::sync::Semaphore::MAX_PERMITS,
-                queue_wait: std::time::Duration::ZERO,
-            })),
-            idempotency_ttl: std::time::Duration::from_secs(86_400),
-            auth: Authenticator::open(),
+            limits: Arc::new(limits::Limits::new(safeguards.limits)),
+            idempotency_ttl: safeguards.idempotency_ttl,
+            auth: safeguards.auth,
             tenant_labels: Arc::new(TenantLabels::new(DEFAULT_TENANT_LABELS)),
             import_max_bytes: admin::portability::DEFAULT_IMPORT_MAX_BYTES,
             platform,
             admin_token,
+            console: crate::console::ConsoleSettings::ephemeral(),
         }
+    }
+
+    /// Replaces the console settings (a key of this process only, by default).
+    pub fn with_console(mut self, console: crate::console::ConsoleSettings) -> Self {
+        self.console = console;
+        self
     }
 
     /// Sets the largest import body accepted.
     pub fn with_import_max_bytes(mut self, max_bytes: u64) -> Self {
         self.import_max_bytes = max_bytes;
-        self
-    }
-
-    /// Replaces the default `open` authentication.
-    pub fn with_auth(mut self, auth: Authenticator) -> Self {
-        self.auth = auth;
-        self
-    }
-
-    /// Replaces the (unlimited) default limits and idempotency key lifetime.
-    pub fn with_limits(
-        mut self,
-        limits: limits::LimitSettings,
-        idempotency_ttl: std::time::Duration,
-    ) -> Self {
-        self.limits = Arc::new(limits::Limits::new(limits));
-        self.idempotency_ttl = idempotency_ttl;
         self
     }
 
@@ -122,44 +125,34 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/students", get(students::list).post(students::create))
-        .route("/students/", get(students::list).post(students::create))
-        .route(
-            "/students/{id}",
-            get(students::get)
-                .patch(students::update)
-                .delete(students::delete),
-        )
-        .route(
-            "/students/{id}/",
-            get(students::get)
-                .patch(students::update)
-                .delete(students::delete),
-        )
-        .route("/houses", get(houses::list).post(houses::create))
-        .route("/houses/", get(houses::list).post(houses::create))
-        .route(
-            "/houses/{id}",
-            get(houses::get)
-                .patch(houses::update)
-                .delete(houses::delete),
-        )
-        .route(
-            "/houses/{id}/",
-            get(houses::get)
-                .patch(houses::update)
-                .delete(houses::delete),
-        )
+        .merge(routing::with_trailing_slashes([
+            ("/students", get(students::list).post(students::create)),
+            (
+                "/students/{id}",
+                get(students::get)
+                    .patch(students::update)
+                    .delete(students::delete),
+            ),
+            ("/houses", get(houses::list).post(houses::create)),
+            (
+                "/houses/{id}",
+                get(houses::get)
+                    .patch(houses::update)
+                    .delete(houses::delete),
+            ),
+        ]))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
         .route("/metrics", get(metrics::metrics_text))
         .merge(admin::routes())
+        .merge(crate::console::routes(state.clone()))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_errors::json_errors))
         .layer(middleware::from_fn(limits::reject_oversized_headers))
+        .layer(middleware::from_fn(deadline::enforce))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -1,10 +1,12 @@
-//! Liveness, readiness and the OpenAPI document.
+//! Liveness, readiness and the OpenAPI document, and the operations listener's router
+//! (`WIZREG_OPS_BIND`). Liveness and readiness are open everywhere and name no school.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -51,4 +53,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(super::openapi::ApiDoc::openapi())
+}
+
+/// The operations listener: metrics without a token, liveness and readiness; nothing else.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(super::metrics::metrics_unguarded))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::route_not_found() })
+        .with_state(state)
 }

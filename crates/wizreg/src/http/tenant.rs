@@ -4,12 +4,13 @@
 //! verified by [`crate::auth`]), then `X-Tenant`, then the Host subdomain. With a credential,
 //! `X-Tenant` and Host may only name the same school (else `403 tenant_mismatch`). Malformed
 //! references are refused here, before any SQL of their own (the credential, checked first,
-//! may already have cost an API key lookup).
+//! may already have cost an API key lookup). A second `X-Tenant` or Host header is refused
+//! before anything else: a proxy and this server could each read a different one.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts, StatusCode};
+use axum::http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tenancy::{tenant_from_header, tenant_from_host, TenantId, TenantRef};
 
 use super::error::{ApiError, ErrorCode};
@@ -39,14 +40,14 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // First, so a caller without a valid credential learns nothing about any school.
+        let tenant_header = single(&parts.headers, &X_TENANT)?;
+        let host_header = single(&parts.headers, &header::HOST)?;
+        // Next, so a caller without a valid credential learns nothing about any school.
         let proven = state.auth.authenticate(&parts.headers).await?;
-        let from_header = parts
-            .headers
-            .get("x-tenant")
+        let from_header = tenant_header
             .map(|value| tenant_from_header(value.as_bytes()))
             .transpose()?;
-        let tenant_from_host = match parts.headers.get(header::HOST) {
+        let tenant_from_host = match host_header {
             Some(host) => tenant_from_host(host.as_bytes(), &state.base_domain)?,
             None => parts
                 .uri
@@ -91,6 +92,23 @@ impl FromRequestParts<AppState> for Tenant {
         let slot = state.limits.admit(record.id).await?;
         Ok(Self(record, Arc::new(slot)))
     }
+}
+
+const X_TENANT: HeaderName = HeaderName::from_static("x-tenant");
+
+/// The one value of header `name`, if any; more than one is the client's mistake.
+fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a HeaderValue>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::invalid_request(format!(
+            "send one {name} header, not several"
+        )));
+    }
+    Ok(first)
 }
 
 /// Whether `reference` (an id or a slug) names the school `record`.

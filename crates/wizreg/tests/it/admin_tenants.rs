@@ -144,3 +144,43 @@ async fn a_suspended_school_is_refused_at_once_and_can_be_resumed() {
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_patch_that_fails_part_way_changes_nothing() {
+    let app = TestApp::new().await;
+    // The second part (the statement timeout) fails after the first (status and name) ran.
+    app.privileged()
+        .await
+        .batch_execute(
+            "create function public.refuse_timeout_change() returns trigger language plpgsql as $$
+             begin
+               if new.statement_timeout_ms is distinct from old.statement_timeout_ms then
+                 raise exception 'refused for the test';
+               end if;
+               return new;
+             end $$;
+             create trigger refuse_timeout_change before update on wizreg.tenant
+               for each row execute function public.refuse_timeout_change();",
+        )
+        .await
+        .expect("trigger");
+    let reply = app
+        .patch(
+            "/admin/tenants/hogwarts",
+            json!({"status": "suspended", "name": "Renamed", "statement_timeout_ms": 1000}),
+        )
+        .admin()
+        .send()
+        .await;
+    assert!(!reply.status.is_success(), "{reply:?}");
+    let school = app.get("/admin/tenants/hogwarts").admin().send().await;
+    assert_eq!(
+        school.body["status"], "active",
+        "half a PATCH was kept: {school:?}"
+    );
+    assert_eq!(school.body["name"], app.hogwarts.name.as_str());
+    assert_eq!(
+        app.get("/students").tenant("hogwarts").send().await.status,
+        StatusCode::OK
+    );
+}

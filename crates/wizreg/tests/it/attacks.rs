@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{begin_as_tenant, snapshot, Reply, TestApp};
+use crate::harness::{begin_as_tenant, on_both_backends, snapshot, Reply, TestApp};
 
 /// Castelobruxo's house and student, the targets of every attack.
 async fn victims(app: &TestApp) -> (String, String) {
@@ -45,10 +45,10 @@ async fn tenant_operations(app: &TestApp) -> Vec<(Method, String)> {
     operations
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn every_tenant_route_and_method_with_another_schools_ids_answers_like_a_missing_id_and_changes_nothing(
-) {
-    let app = TestApp::new().await;
+async fn every_tenant_route_and_method_with_another_schools_ids_answers_like_a_missing_id_and_changes_nothing(backend) {
+    let app = TestApp::on(backend).await;
     let (house, student) = victims(&app).await;
     let before = snapshot(&app).await;
     let operations = tenant_operations(&app).await;
@@ -124,6 +124,7 @@ async fn every_tenant_route_and_method_with_another_schools_ids_answers_like_a_m
     after.retain(|row| !row.contains(&app.hogwarts.id.to_string()));
     assert_eq!(after, before, "castelobruxo's rows are unchanged");
 }
+}
 
 /// The parts of a created record that do not vary from one call to the next.
 fn shape(reply: &Reply) -> (StatusCode, Vec<String>, Value, Value) {
@@ -141,9 +142,10 @@ fn shape(reply: &Reply) -> (StatusCode, Vec<String>, Value, Value) {
     )
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn an_email_or_house_name_taken_in_another_school_is_accepted_exactly_like_a_fresh_one() {
-    let app = TestApp::new().await;
+async fn an_email_or_house_name_taken_in_another_school_is_accepted_exactly_like_a_fresh_one(backend) {
+    let app = TestApp::on(backend).await;
     victims(&app).await;
 
     let taken = app
@@ -213,10 +215,12 @@ async fn an_email_or_house_name_taken_in_another_school_is_accepted_exactly_like
         .to_string()
         .contains(&app.castelobruxo.id.to_string()));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_foreign_key_to_another_schools_house_is_refused_by_the_database_itself() {
-    let app = TestApp::new().await;
+async fn a_foreign_key_to_another_schools_house_is_refused_by_the_database_itself(backend) {
+    let app = TestApp::on(backend).await;
     let (house, _) = victims(&app).await;
     let runtime = app.runtime_connection().await;
     begin_as_tenant(&runtime, app.hogwarts.id.as_uuid()).await;
@@ -233,4 +237,5 @@ async fn a_foreign_key_to_another_schools_house_is_refused_by_the_database_itsel
         Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
     );
     runtime.batch_execute("rollback").await.expect("rollback");
+}
 }

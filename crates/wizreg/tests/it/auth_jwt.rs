@@ -224,3 +224,38 @@ async fn the_tenant_claim_name_is_configurable_and_must_name_a_known_active_scho
         (StatusCode::FORBIDDEN, "tenant_suspended")
     );
 }
+
+/// A payload written key by key, so a claim can appear twice (a JSON object cannot say so).
+struct RepeatedClaims(Vec<(&'static str, Value)>);
+
+impl serde::Serialize for RepeatedClaims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+#[tokio::test]
+async fn a_token_naming_a_claim_twice_is_refused() {
+    let app = jwt_app(|_| {}).await;
+    let claims = RepeatedClaims(vec![
+        ("tenant_id", json!(app.castelobruxo.id)),
+        ("sub", json!("someone")),
+        ("exp", json!(now() + 300)),
+        ("tenant_id", json!(app.hogwarts.id)),
+    ]);
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("sign");
+    assert_refused(&with_token(&app, &token).await, "each claim once", &token);
+    // The same claims once each are accepted: the repeat is what is refused.
+    let once = hs256(&valid_claims(app.hogwarts.id));
+    assert_eq!(with_token(&app, &once).await.status, StatusCode::OK);
+}

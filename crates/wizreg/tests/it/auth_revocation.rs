@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use wizreg::config::AuthMode;
 
 use crate::auth_api_keys::{bearer, issue_key, revoke_hogwarts_key};
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 
+on_both_backends! {
 #[tokio::test]
-async fn a_key_revoked_on_one_server_is_refused_by_the_other_promptly() {
+async fn a_key_revoked_on_one_server_is_refused_by_the_other_promptly(backend) {
     // An hour-long cache: only the revocation notice can make the second server notice.
-    let app = TestApp::with_config(|c| {
+    let app = TestApp::with_config_on(backend, |c| {
         c.auth = AuthMode::ApiKey;
         c.api_key_cache_ttl_secs = 3600;
     })
@@ -42,4 +43,5 @@ async fn a_key_revoked_on_one_server_is_refused_by_the_other_promptly() {
         StatusCode::UNAUTHORIZED,
         "the other server still accepts the key"
     );
+}
 }

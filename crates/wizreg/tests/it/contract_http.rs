@@ -112,7 +112,7 @@ async fn the_openapi_document_declares_that_any_admin_route_can_be_unavailable()
             checked += 1;
         }
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 13);
     let patch = &doc["paths"]["/admin/tenants/{tenant}"]["patch"]["responses"];
     assert!(
         patch["409"].is_object(),

@@ -3,11 +3,12 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 
+on_both_backends! {
 #[tokio::test]
-async fn a_house_can_be_created_listed_renamed_and_deleted() {
-    let app = TestApp::new().await;
+async fn a_house_can_be_created_listed_renamed_and_deleted(backend) {
+    let app = TestApp::on(backend).await;
     let created = app
         .post("/houses/", json!({"name": "Hufflepuff"}))
         .tenant("hogwarts")
@@ -71,10 +72,12 @@ async fn a_house_can_be_created_listed_renamed_and_deleted() {
         StatusCode::NOT_FOUND
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn house_names_are_unique_within_a_school_only() {
-    let app = TestApp::new().await;
+async fn house_names_are_unique_within_a_school_only(backend) {
+    let app = TestApp::on(backend).await;
     let body = json!({"name": "Gryffindor"});
     assert_eq!(
         app.post("/houses", body.clone())
@@ -98,10 +101,12 @@ async fn house_names_are_unique_within_a_school_only() {
         (StatusCode::CONFLICT, "conflict")
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn houses_page_by_keyset() {
-    let app = TestApp::new().await;
+async fn houses_page_by_keyset(backend) {
+    let app = TestApp::on(backend).await;
     for name in ["A", "B", "C"] {
         app.post("/houses", json!({"name": name}))
             .tenant("hogwarts")
@@ -120,4 +125,5 @@ async fn houses_page_by_keyset() {
     let second = app.get(&next).tenant("hogwarts").send().await;
     assert_eq!(second.body[0]["name"], "C");
     assert!(second.header("link").is_none(), "no page after the last");
+}
 }

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::harness::{begin_as_tenant, TestApp};
+use crate::harness::{on_both_backends, Backend, TestApp};
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     app.privileged()
@@ -15,9 +15,10 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .get(0)
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn a_retry_with_the_same_key_and_body_gets_the_first_answer_and_creates_nothing() {
-    let app = TestApp::new().await;
+async fn a_retry_with_the_same_key_and_body_gets_the_first_answer_and_creates_nothing(backend) {
+    let app = TestApp::on(backend).await;
     let send = || {
         app.post(
             "/students",
@@ -50,18 +51,20 @@ async fn a_retry_with_the_same_key_and_body_gets_the_first_answer_and_creates_no
         .await;
     assert_eq!(reordered.body, first.body);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_creates_nothing() {
+async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_creates_nothing(backend) {
     // The running request has taken the key and inserted its house; the duplicate's own insert
     // waits on that house's unique name until the first request ends, then is rolled back.
-    let app = TestApp::new().await;
+    let app = TestApp::on(backend).await;
     let running = hold_key(&app, "found-hufflepuff").await;
+    let mut running = running;
     running
-        .execute(
+        .run(tenancy::Query::new(
             "insert into wizreg.house (tenant_id, id, name) values ($1, gen_random_uuid(), 'Hufflepuff')",
-            &[&app.hogwarts.id.as_uuid()],
-        )
+        ))
         .await
         .expect("the first request's house");
     let request = app
@@ -75,8 +78,8 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
     let privileged = app.privileged().await;
     let duplicate = tokio::select! {
         reply = &mut request => reply,
-        () = lock_waiter(&privileged) => {
-            running.batch_execute("commit").await.expect("the first request commits");
+        () = lock_waiter(&privileged, backend) => {
+            running.commit().await.expect("the first request commits");
             request.await
         }
     };
@@ -87,26 +90,34 @@ async fn a_duplicate_while_the_first_holds_the_key_and_its_row_is_409_and_create
     assert_eq!(count(&app, "house").await, 1);
     assert_eq!(count(&app, "idempotency_key").await, 0);
 }
+}
 
-/// A runtime-role transaction holding `key` for hogwarts, the way a running request does.
-async fn hold_key(app: &TestApp, key: &str) -> tokio_postgres::Client {
-    let school = app.hogwarts.id.as_uuid();
-    let running = app.runtime_connection().await;
-    begin_as_tenant(&running, school).await;
-    running
-        .query_one(
-            "select pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2, 0))",
-            &[&school, &key],
-        )
-        .await
-        .expect("hold the key");
+/// A tenant transaction holding `key` for hogwarts, the way a running request does: it ran
+/// the product's own claim (so on Citus the key is held wherever the product holds it).
+async fn hold_key(app: &TestApp, key: &str) -> tenancy::TenantTx {
+    let tenancy = app.database.command_tenancy();
+    let mut running = tenancy.begin(app.hogwarts.id).await.expect("a connection");
+    let key = wizreg::idempotency::IdempotencyKey::parse(key.as_bytes()).expect("a key");
+    let claim = wizreg::idempotency::claim(&key, std::time::Duration::from_secs(60));
+    assert_eq!(
+        running.run(claim).await.expect("claim"),
+        wizreg::idempotency::Claim::Fresh
+    );
     running
 }
 
-/// Returns once a session of this test's database waits on a lock.
-async fn lock_waiter(client: &tokio_postgres::Client) {
-    let waiting = "select count(*) from pg_stat_activity
-                   where datname = current_database() and wait_event_type = 'Lock'";
+/// Returns once a session of this test's database waits on a lock (on any node, on Citus).
+async fn lock_waiter(client: &tokio_postgres::Client, backend: Backend) {
+    let waiting = match backend {
+        Backend::Postgres => {
+            "select count(*) from pg_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock'"
+        }
+        Backend::Citus => {
+            "select count(*) from citus_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock'"
+        }
+    };
     while client
         .query_one(waiting, &[])
         .await
@@ -118,9 +129,10 @@ async fn lock_waiter(client: &tokio_postgres::Client) {
     }
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn a_house_replay_gets_the_first_house_another_body_is_422_and_keys_belong_to_one_school() {
-    let app = TestApp::new().await;
+async fn a_house_replay_gets_the_first_house_another_body_is_422_and_keys_belong_to_one_school(backend) {
+    let app = TestApp::on(backend).await;
     let key = ("idempotency-key", "house-1");
     let send = || {
         app.post("/houses", json!({"name": "Gryffindor"}))
@@ -168,10 +180,12 @@ async fn a_house_replay_gets_the_first_house_another_body_is_422_and_keys_belong
     assert_ne!(elsewhere.body["id"], first.body["id"]);
     assert_eq!(count(&app, "house").await, 2);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn malformed_keys_are_400_and_failed_creates_leave_no_key_behind() {
-    let app = TestApp::new().await;
+async fn malformed_keys_are_400_and_failed_creates_leave_no_key_behind(backend) {
+    let app = TestApp::on(backend).await;
     for bad in ["", "with space", &"k".repeat(256)] {
         let reply = app
             .post("/houses", json!({"name": "Hufflepuff"}))
@@ -206,15 +220,17 @@ async fn malformed_keys_are_400_and_failed_creates_leave_no_key_behind() {
         .await;
     assert_eq!(retried.status, StatusCode::CREATED);
 }
+}
 
 async fn first_house(app: &TestApp) -> String {
     let list = app.get("/houses").tenant("hogwarts").send().await;
     list.body[0]["id"].as_str().expect("a house").to_owned()
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn concurrent_requests_with_one_key_create_one_record() {
-    let app = TestApp::new().await;
+async fn concurrent_requests_with_one_key_create_one_record(backend) {
+    let app = TestApp::on(backend).await;
     let send = || {
         app.post("/students", json!({"name": "Ron"}))
             .tenant("hogwarts")
@@ -244,10 +260,12 @@ async fn concurrent_requests_with_one_key_create_one_record() {
         replies.len() - created.len()
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_request_holding_the_key_makes_a_duplicate_409_at_once() {
-    let app = TestApp::new().await;
+async fn a_request_holding_the_key_makes_a_duplicate_409_at_once(backend) {
+    let app = TestApp::on(backend).await;
     let running = hold_key(&app, "enrol-luna").await;
     let duplicate = app
         .post("/students", json!({"name": "Luna"}))
@@ -259,7 +277,7 @@ async fn a_request_holding_the_key_makes_a_duplicate_409_at_once() {
         (duplicate.status, duplicate.code()),
         (StatusCode::CONFLICT, "conflict")
     );
-    running.batch_execute("rollback").await.expect("end");
+    running.rollback().await.expect("end");
     let after = app
         .post("/students", json!({"name": "Luna"}))
         .tenant("hogwarts")
@@ -268,10 +286,12 @@ async fn a_request_holding_the_key_makes_a_duplicate_409_at_once() {
         .await;
     assert_eq!(after.status, StatusCode::CREATED);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn an_expired_key_is_forgotten_and_purged() {
-    let app = TestApp::with_config(|c| c.idempotency_ttl_secs = 60).await;
+async fn an_expired_key_is_forgotten_and_purged(backend) {
+    let app = TestApp::with_config_on(backend, |c| c.idempotency_ttl_secs = 60).await;
     let send = |name: &'static str| {
         app.post("/houses", json!({"name": name}))
             .tenant("hogwarts")
@@ -282,7 +302,7 @@ async fn an_expired_key_is_forgotten_and_purged() {
     app.privileged()
         .await
         .execute(
-            "update wizreg.idempotency_key set created_at = created_at - interval '61 seconds'",
+            "update wizreg.idempotency_key set created_at = now() - interval '61 seconds'",
             &[],
         )
         .await
@@ -301,4 +321,5 @@ async fn an_expired_key_is_forgotten_and_purged() {
         .collect();
     assert_eq!(stored.len(), 1, "the expired row was replaced");
     assert!(stored[0].contains("Hufflepuff"));
+}
 }

@@ -4,11 +4,12 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{begin_as_tenant, snapshot, TestApp};
+use crate::harness::{begin_as_tenant, on_both_backends, snapshot, TestApp};
 
+on_both_backends! {
 #[tokio::test]
-async fn a_school_using_another_schools_ids_gets_404_on_every_route_and_changes_nothing() {
-    let app = TestApp::new().await;
+async fn a_school_using_another_schools_ids_gets_404_on_every_route_and_changes_nothing(backend) {
+    let app = TestApp::on(backend).await;
     let house = app
         .post("/houses", json!({"name": "Gryffindor"}))
         .tenant("castelobruxo")
@@ -81,10 +82,12 @@ async fn a_school_using_another_schools_ids_gets_404_on_every_route_and_changes_
         "castelobruxo's rows are unchanged"
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_forged_tenant_id_in_a_body_is_rejected_and_nothing_lands_elsewhere() {
-    let app = TestApp::new().await;
+async fn a_forged_tenant_id_in_a_body_is_rejected_and_nothing_lands_elsewhere(backend) {
+    let app = TestApp::on(backend).await;
     let forged = json!({"name": "Mole", "tenant_id": app.castelobruxo.id});
     let reply = app
         .post("/students", forged)
@@ -130,10 +133,12 @@ async fn a_forged_tenant_id_in_a_body_is_rejected_and_nothing_lands_elsewhere() 
         .get(0);
     assert_eq!(theirs, 0);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_house_of_another_school_is_a_422_like_a_missing_one_and_creates_nothing() {
-    let app = TestApp::new().await;
+async fn a_house_of_another_school_is_a_422_like_a_missing_one_and_creates_nothing(backend) {
+    let app = TestApp::on(backend).await;
     let their_house = app
         .post("/houses", json!({"name": "Jaguar"}))
         .tenant("castelobruxo")
@@ -189,10 +194,12 @@ async fn a_house_of_another_school_is_a_422_like_a_missing_one_and_creates_nothi
         .get(0);
     assert_eq!(count, 0);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn the_runtime_role_with_no_tenant_set_sees_nothing_and_writes_nothing() {
-    let app = TestApp::new().await;
+async fn the_runtime_role_with_no_tenant_set_sees_nothing_and_writes_nothing(backend) {
+    let app = TestApp::on(backend).await;
     app.post("/students", json!({"name": "Harry"}))
         .tenant("hogwarts")
         .send()
@@ -255,10 +262,12 @@ async fn the_runtime_role_with_no_tenant_set_sees_nothing_and_writes_nothing() {
         .get(0);
     assert_eq!((inside, after), (1, 0));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn the_runtime_role_cannot_truncate_or_make_temp_tables() {
-    let app = TestApp::new().await;
+async fn the_runtime_role_cannot_truncate_or_make_temp_tables(backend) {
+    let app = TestApp::on(backend).await;
     let runtime = app.runtime_connection().await;
     assert!(runtime
         .batch_execute("truncate wizreg.student")
@@ -283,4 +292,5 @@ async fn the_runtime_role_cannot_truncate_or_make_temp_tables() {
         (row.get::<_, bool>(0), row.get::<_, bool>(1)),
         (false, false)
     );
+}
 }

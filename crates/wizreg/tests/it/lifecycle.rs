@@ -17,13 +17,18 @@ use tokio::net::TcpStream;
 use crate::harness::{free_port, processes_using, scratch_dir};
 
 /// A `wizreg serve` process on a free loopback port.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
     async fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// Starts `wizreg serve` in embedded mode on `data_dir` with extra environment variables.
+    pub(crate) async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log =
             std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log");
@@ -33,6 +38,7 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env_remove("WIZREG_ADMIN_DATABASE_URL")
             .env_remove("WIZREG_AUTH")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -50,7 +56,7 @@ impl Server {
         server
     }
 
-    fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
     }
 
@@ -60,7 +66,12 @@ impl Server {
 
     /// One request on its own connection: the status and the JSON body, or `None` when the
     /// connection failed.
-    async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Option<(u16, Value)> {
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Option<(u16, Value)> {
         let mut stream = self.connect().await.ok()?;
         let body = body.unwrap_or("");
         let head = request_head(method, path, body.len());
@@ -72,7 +83,7 @@ impl Server {
     }
 
     /// Waits for the process to exit and returns whether it exited with status 0.
-    async fn wait_exit(mut self) -> bool {
+    pub(crate) async fn wait_exit(mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -84,13 +95,13 @@ impl Server {
     }
 }
 
-fn request_head(method: &str, path: &str, content_length: usize) -> String {
+pub(crate) fn request_head(method: &str, path: &str, content_length: usize) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: hogwarts\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
 }
 
-async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
+pub(crate) async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut bytes))
         .await
@@ -102,7 +113,7 @@ async fn read_response(stream: &mut TcpStream) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
-fn temp_dir(prefix: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn temp_dir(prefix: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = scratch_dir(prefix);
     let data = dir.path().join("data");
     (dir, data)

@@ -42,7 +42,7 @@ async fn new_student(app: &TestApp, school: &str) -> uuid::Uuid {
 
 /// A superuser session inside a transaction holding `student`'s row lock, so a request that
 /// writes the row waits on it; roll it back to let the request go on.
-async fn lock_student_row(app: &TestApp, student: uuid::Uuid) -> Client {
+pub async fn lock_student_row(app: &TestApp, student: uuid::Uuid) -> Client {
     let locker = app.privileged().await;
     locker.batch_execute("begin").await.expect("begin");
     locker

@@ -1,32 +1,22 @@
 //! Observability: `/metrics` series and their bounded labels, and request ids (the logs are in
 //! `request_logs.rs`).
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
-use tower::ServiceExt;
 
-use crate::harness::{body_bytes, TestApp};
+use crate::harness::TestApp;
 
-async fn metrics_text(app: &TestApp) -> String {
-    let request = Request::get("/metrics")
-        .body(Body::empty())
-        .expect("request");
-    let response = app
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().expect("ascii");
+/// The exposition, as the administrator sees it.
+pub async fn metrics_text(app: &TestApp) -> String {
+    let (status, headers, bytes) = app.get("/metrics").admin().send_raw().await;
+    assert_eq!(status, StatusCode::OK);
+    let content_type = headers["content-type"].to_str().expect("ascii");
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let bytes = body_bytes(response).await;
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
+    String::from_utf8(bytes).expect("utf-8")
 }
 
 /// The value of the series whose name and labels contain every one of `parts`.
-fn sample(text: &str, name: &str, parts: &[&str]) -> Option<f64> {
+pub fn sample(text: &str, name: &str, parts: &[&str]) -> Option<f64> {
     text.lines()
         .filter(|line| {
             line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
@@ -36,8 +26,8 @@ fn sample(text: &str, name: &str, parts: &[&str]) -> Option<f64> {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_by_route_template_status_and_tenant_slug() {
-    let app = TestApp::new().await;
+async fn metrics_count_requests_by_route_template_status_and_tenant_slug_when_opted_in() {
+    let app = TestApp::with_config(|config| config.metrics_tenant_labels = 20).await;
     // The series are process-wide and other tests use hogwarts: a school only this test uses
     // makes the counts exact.
     const SCHOOL: &str = "metrics-probe";

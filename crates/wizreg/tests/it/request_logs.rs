@@ -78,6 +78,33 @@ async fn json_logs_carry_request_id_and_tenant_with_transaction_spans_but_no_bod
     assert_eq!(first_house.status, StatusCode::CREATED);
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
 
+    // A request its client gives up on (the row it renames is locked) gets a 499 line.
+    let student = created.id();
+    let lock = crate::limits::lock_student_row(&app, student.parse().expect("uuid")).await;
+    let observer = app.privileged().await;
+    let dropped = app
+        .patch(&format!("/students/{student}"), json!({"name": "Dropped"}))
+        .tenant("hogwarts")
+        .header("x-request-id", "log-capture-3")
+        .send();
+    tokio::select! {
+        reply = dropped => panic!("answered while its row was locked: {reply:?}"),
+        () = crate::limits::lock_waiters(&observer, 1) => {}
+    }
+    lock.batch_execute("rollback")
+        .await
+        .expect("release the row");
+    // With WIZREG_REQUEST_LOG=errors a successful request leaves no line.
+    wizreg::logging::RequestLog::Errors.install();
+    let quiet = app
+        .get("/students")
+        .tenant("hogwarts")
+        .header("x-request-id", "log-capture-4")
+        .send()
+        .await;
+    wizreg::logging::RequestLog::All.install();
+    assert_eq!(quiet.status, StatusCode::OK);
+
     let logs = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
     let record = |message: &str, request_id: &str| -> serde_json::Value {
         let line = logs
@@ -101,6 +128,15 @@ async fn json_logs_carry_request_id_and_tenant_with_transaction_spans_but_no_bod
             "{secret} leaked into the logs: {logs}"
         );
     }
+
+    let closed = record("client closed request", "log-capture-3");
+    assert_eq!(closed["fields"]["status"], 499);
+    assert_eq!(closed["span"]["route"], "/students/{id}");
+    assert_eq!(closed["span"]["tenant"], app.hogwarts.id.to_string());
+    assert!(
+        !logs.contains("log-capture-4"),
+        "errors-only logging wrote a line for a 200: {logs}"
+    );
 
     let committed = record("tenant transaction ended", "log-capture-1");
     assert_eq!(committed["span"]["name"], "tenant_tx");

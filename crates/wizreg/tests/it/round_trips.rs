@@ -8,7 +8,7 @@ use wire_probe::{Probe, Tally};
 use crate::harness::{cluster_socket, TestApp};
 
 /// A test app whose runtime connections (one, so reuse is visible) go through a probe.
-async fn probed_app() -> (TestApp, Probe) {
+pub async fn probed_app() -> (TestApp, Probe) {
     let probe = Probe::start(cluster_socket(), 5432).expect("start the probe");
     let probe_dir = probe.socket_dir().display().to_string();
     let cluster_dir = cluster_socket().display().to_string();
@@ -17,8 +17,9 @@ async fn probed_app() -> (TestApp, Probe) {
             .database_url
             .take()
             .expect("the harness sets a runtime URL");
-        config.database_url =
-            Some(url.replace(&format!("host={cluster_dir}"), &format!("host={probe_dir}")));
+        let probed = url.replace(&format!("host={cluster_dir}"), &format!("host={probe_dir}"));
+        assert_ne!(probed, url, "the runtime URL names the cluster's socket");
+        config.database_url = Some(probed);
         config.pool_size = 1;
     })
     .await;
@@ -45,7 +46,7 @@ async fn wait_until_listening(app: &TestApp) {
 }
 
 /// Runs `request` and returns what crossed the wire meanwhile.
-async fn counted<F: std::future::Future<Output = ()>>(probe: &Probe, request: F) -> Tally {
+pub async fn counted<F: std::future::Future<Output = ()>>(probe: &Probe, request: F) -> Tally {
     let before = probe.tally();
     request.await;
     probe.tally().since(&before)

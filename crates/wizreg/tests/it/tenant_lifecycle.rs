@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_postgres::Client;
 use wizreg::offboard::{self, Offboarded, TENANT_TABLES};
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 use crate::tenant_suspension::wait_for_status;
 
 /// Every table of every schema with a `tenant_id` column, from the catalogue, so a table added
@@ -41,9 +41,10 @@ async fn rows_per_table(privileged: &Client, tenant: uuid::Uuid) -> Vec<(String,
     counts
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn the_offboarding_list_names_every_tenant_table_in_the_catalogue() {
-    let app = TestApp::new().await;
+async fn the_offboarding_list_names_every_tenant_table_in_the_catalogue(backend) {
+    let app = TestApp::on(backend).await;
     let in_catalogue = tenant_tables(&app.privileged().await).await;
     let deleted_in_batches: BTreeSet<String> = TENANT_TABLES
         .iter()
@@ -51,10 +52,12 @@ async fn the_offboarding_list_names_every_tenant_table_in_the_catalogue() {
         .collect();
     assert_eq!(deleted_in_batches, in_catalogue);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn deleting_a_school_removes_every_row_in_every_tenant_table_and_frees_its_slug() {
-    let app = TestApp::new().await;
+async fn deleting_a_school_removes_every_row_in_every_tenant_table_and_frees_its_slug(backend) {
+    let app = TestApp::on(backend).await;
     let house = app
         .post("/houses", json!({"name": "Gryffindor"}))
         .tenant("hogwarts")
@@ -149,10 +152,12 @@ async fn deleting_a_school_removes_every_row_in_every_tenant_table_and_frees_its
         (StatusCode::OK, json!([]))
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn deleting_needs_the_admin_token_and_an_existing_school() {
-    let app = TestApp::new().await;
+async fn deleting_needs_the_admin_token_and_an_existing_school(backend) {
+    let app = TestApp::on(backend).await;
     let path = format!("/admin/tenants/{}", app.hogwarts.id);
     let anonymous = app.delete(&path).send().await;
     assert_eq!(
@@ -175,10 +180,12 @@ async fn deleting_needs_the_admin_token_and_an_existing_school() {
         StatusCode::OK
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_large_school_is_deleted_in_several_batches() {
-    let app = TestApp::new().await;
+async fn a_large_school_is_deleted_in_several_batches(backend) {
+    let app = TestApp::on(backend).await;
     let privileged = app.privileged().await;
     let rows = offboard::BATCH_ROWS + 5;
     privileged
@@ -218,10 +225,12 @@ async fn a_large_school_is_deleted_in_several_batches() {
         .expect("count");
     assert_eq!(left.get::<_, i64>(0), 0);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_half_deleted_school_serves_nothing_cannot_be_resumed_and_a_second_delete_finishes_it() {
-    let app = TestApp::new().await;
+async fn a_half_deleted_school_serves_nothing_cannot_be_resumed_and_a_second_delete_finishes_it(backend) {
+    let app = TestApp::on(backend).await;
     app.post("/students", json!({"name": "Harry"}))
         .tenant("hogwarts")
         .send()
@@ -273,4 +282,5 @@ async fn a_half_deleted_school_serves_nothing_cannot_be_resumed_and_a_second_del
         left.iter().all(|(_, rows)| *rows == 0),
         "left behind: {left:?}"
     );
+}
 }

@@ -122,3 +122,40 @@ async fn health_readiness_and_openapi_answer() {
         (StatusCode::NOT_FOUND, "not_found")
     );
 }
+
+#[tokio::test]
+async fn two_x_tenant_or_two_host_headers_are_a_400() {
+    let app = TestApp::new().await;
+    for (first, second) in [("castelobruxo", "hogwarts"), ("hogwarts", "hogwarts")] {
+        let reply = app
+            .get("/students")
+            .tenant(first)
+            .tenant(second)
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "X-Tenant {first}, {second}: {reply:?}"
+        );
+        let reply = app
+            .get("/students")
+            .host(&format!("{first}.localhost:3000"))
+            .host(&format!("{second}.localhost:3000"))
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "Host {first}, {second}: {reply:?}"
+        );
+    }
+    // One of each is fine: they agree.
+    let reply = app
+        .get("/students")
+        .tenant("hogwarts")
+        .host("hogwarts.localhost:3000")
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::Router;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, Backend, TestApp};
 
 /// An app whose tenant cache would hold a stale record for an hour: only the cross-process
 /// notification can make another instance see a change in time.
-async fn app_with_long_cache() -> TestApp {
-    TestApp::with_config(|config| config.tenant_cache_ttl_secs = 3600).await
+async fn app_with_long_cache(backend: Backend) -> TestApp {
+    TestApp::with_config_on(backend, |config| config.tenant_cache_ttl_secs = 3600).await
 }
 
 /// Polls `instance` until hogwarts answers `expected`, for at most ten seconds.
@@ -34,9 +34,10 @@ pub async fn wait_for_status(app: &TestApp, instance: &Router, expected: StatusC
     }
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn a_school_suspended_through_one_server_is_refused_by_another_promptly() {
-    let app = app_with_long_cache().await;
+async fn a_school_suspended_through_one_server_is_refused_by_another_promptly(backend) {
+    let app = app_with_long_cache(backend).await;
     let other = app.another_instance().await;
     // The other server has hogwarts cached as active.
     assert_eq!(
@@ -72,10 +73,12 @@ async fn a_school_suspended_through_one_server_is_refused_by_another_promptly() 
         StatusCode::OK
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_server_whose_listening_session_dropped_reconnects_and_still_hears_a_suspension() {
-    let app = app_with_long_cache().await;
+async fn a_server_whose_listening_session_dropped_reconnects_and_still_hears_a_suspension(backend) {
+    let app = app_with_long_cache(backend).await;
     let other = app.another_instance().await;
     assert_eq!(
         wait_for_status(&app, &other, StatusCode::OK).await,
@@ -104,4 +107,5 @@ async fn a_server_whose_listening_session_dropped_reconnects_and_still_hears_a_s
         wait_for_status(&app, &other, StatusCode::FORBIDDEN).await,
         StatusCode::FORBIDDEN
     );
+}
 }

@@ -4,11 +4,12 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 
+on_both_backends! {
 #[tokio::test]
-async fn the_classic_walkthrough_keeps_each_schools_students_apart() {
-    let app = TestApp::new().await;
+async fn the_classic_walkthrough_keeps_each_schools_students_apart(backend) {
+    let app = TestApp::on(backend).await;
 
     for (host, name) in [
         ("hogwarts.localhost:3000", "Harry Potter"),
@@ -50,4 +51,5 @@ async fn the_classic_walkthrough_keeps_each_schools_students_apart() {
         castelobruxo.body[0]["tenant_id"],
         json!(app.castelobruxo.id)
     );
+}
 }

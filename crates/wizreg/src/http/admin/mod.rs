@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod portability;
+pub mod shards;
 pub mod tenants;
 
 use axum::extract::FromRequestParts;
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ErrorCode};
+use super::routing::with_trailing_slashes;
 use super::AppState;
 use crate::platform::Platform;
 
@@ -24,30 +26,61 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.admin_token else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
-            ));
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            // The scheme name is case-insensitive (RFC 9110), as for tenant credentials.
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map_or("", |(_, token)| token.trim());
-        if tokens_match(presented, expected.expose()) {
-            Ok(Self(state.platform.clone()))
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "a valid admin bearer token is required",
-            ))
-        }
+        Self::with_token(state, presented_bearer(parts))
+    }
+}
+
+impl PlatformAdmin {
+    /// For a token presented otherwise than in a header: the web console's sign-in form, and
+    /// then its session, which presents it again on every request.
+    pub fn with_token(state: &AppState, presented: &str) -> Result<Self, ApiError> {
+        check_admin_token(state, presented)?;
+        Ok(Self(state.platform.clone()))
+    }
+}
+
+/// Proof that the caller presented the admin token, for operations routes that need no
+/// platform connection (`/metrics` on the main listener).
+#[derive(Clone, Copy, Debug)]
+pub struct AdminToken;
+
+impl FromRequestParts<AppState> for AdminToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_admin_token(state, presented_bearer(parts))?;
+        Ok(Self)
+    }
+}
+
+/// The bearer token of the `Authorization` header, or "" when there is none.
+fn presented_bearer(parts: &Parts) -> &str {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        // The scheme name is case-insensitive (RFC 9110), as for tenant credentials.
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim())
+}
+
+fn check_admin_token(state: &AppState, presented: &str) -> Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "the admin API is disabled: set WIZREG_ADMIN_TOKEN",
+        ));
+    };
+    if tokens_match(presented, expected.expose()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "a valid admin bearer token is required",
+        ))
     }
 }
 
@@ -62,7 +95,7 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
 
 /// The admin routes, each also with a trailing slash (as the tenant routes).
 pub fn routes() -> Router<AppState> {
-    [
+    with_trailing_slashes([
         ("/admin/tenants", get(tenants::list).post(tenants::create)),
         (
             "/admin/tenants/{tenant}",
@@ -80,13 +113,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/tenants/{tenant}/api-keys/{key_id}",
             delete(api_keys::revoke),
         ),
-    ]
-    .into_iter()
-    .fold(Router::new(), |router, (path, methods)| {
-        router
-            .route(&format!("{path}/"), methods.clone())
-            .route(path, methods)
-    })
+        ("/admin/tenants/{tenant}/placement", get(shards::placement)),
+        ("/admin/tenants/{tenant}/isolate", post(shards::isolate)),
+        ("/admin/tenants/{tenant}/move", post(shards::move_to)),
+    ])
 }
 
 #[cfg(test)]

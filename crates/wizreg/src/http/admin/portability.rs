@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -18,6 +18,7 @@ use tokio_util::io::StreamReader;
 use super::tenants::tenant_ref;
 use super::PlatformAdmin;
 use crate::domain::input::FieldErrors;
+use crate::http::deadline::RequestDeadline;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
 use crate::portability::export::{export as export_tenant, ExportError};
@@ -161,6 +162,7 @@ pub async fn import(
     admin: PlatformAdmin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    deadline: Option<Extension<RequestDeadline>>,
     NdjsonBody(body): NdjsonBody,
 ) -> Result<Json<ImportedCounts>, ApiError> {
     let tenant = target(&admin, &tenant).await?;
@@ -170,7 +172,13 @@ pub async fn import(
         tenant.id,
         reader,
         state.import_max_bytes,
-        |_| {},
+        // Each line received moves the request deadline: a long upload that keeps coming is
+        // not cut off, a stalled one is.
+        |_| {
+            if let Some(Extension(deadline)) = &deadline {
+                deadline.progress();
+            }
+        },
     )
     .await
     .map_err(import_error)?;

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use tenancy::{TenantId, TenantRef};
+use tenancy::{DbError, TenantId, TenantRef};
 
 use super::PlatformAdmin;
 use crate::domain::input::Field;
@@ -100,18 +100,18 @@ pub async fn update(
 ) -> Result<Json<TenantRecord>, ApiError> {
     let reference = tenant_ref(&tenant)?;
     let patch = TenantPatch::parse(input)?;
-    let conn = platform.connection().await?;
-    let current = tenants::find(conn.client(), &reference)
+    let mut conn = platform.connection().await?;
+    // One transaction: a failure part-way leaves the school as it was, not half changed.
+    let tx = conn
+        .client_mut()
+        .transaction()
+        .await
+        .map_err(DbError::from)?;
+    let current = tenants::find(&tx, &reference)
         .await?
         .ok_or_else(ApiError::unknown_tenant)?;
-    let mut updated = tenants::update(
-        conn.client(),
-        current.id,
-        patch.status,
-        patch.name.as_deref(),
-    )
-    .await?;
-    if updated.is_none() && tenants::is_offboarding(conn.client(), current.id).await? {
+    let mut updated = tenants::update(&tx, current.id, patch.status, patch.name.as_deref()).await?;
+    if updated.is_none() && tenants::is_offboarding(&tx, current.id).await? {
         return Err(ApiError::conflict(
             "this school is being deleted and cannot be resumed; finish with DELETE /admin/tenants/{id}",
         ));
@@ -122,8 +122,9 @@ pub async fn update(
         Field::Value(ms) => Some(Some(ms)),
     };
     if let Some(timeout_ms) = timeout_ms {
-        updated = tenants::set_statement_timeout(conn.client(), current.id, timeout_ms).await?;
+        updated = tenants::set_statement_timeout(&tx, current.id, timeout_ms).await?;
     }
+    tx.commit().await.map_err(DbError::from)?;
     state.registry.forget(current.id);
     updated.map(Json).ok_or_else(ApiError::unknown_tenant)
 }

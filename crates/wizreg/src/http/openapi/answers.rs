@@ -53,6 +53,7 @@ const REFUSALS: &[(&str, &[Gate], bool, &str)] = &[
     ("404", &[Gate::School], false, "`unknown_tenant`: no such school; `not_found`: no such record in this school (another school's record included)"),
     ("404", &[Gate::Admin], false, "`unknown_tenant`: no such school; `not_found`: no such record of it"),
     ("405", &[Gate::School, Gate::Admin, Gate::Public], false, "`invalid_request`: the path does not take that method; `Allow` lists those it takes"),
+    ("408", &[Gate::School, Gate::Admin], true, "`invalid_request`: the body stopped arriving before the request timeout (`WIZREG_REQUEST_TIMEOUT_SECS`)"),
     ("413", &[Gate::School, Gate::Admin], true, "`payload_too_large`: the body is over 64 KiB"),
     ("415", &[Gate::School, Gate::Admin], true, "`invalid_request`: the body is not sent with a media type this route takes"),
     ("422", &[Gate::School, Gate::Admin], true, "`validation_failed`: `fields` names each bad field and says why; unknown fields and `tenant_id` are refused"),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use wizreg::config::Config;
 
-use crate::harness::{body_bytes, TestApp};
+use crate::harness::{body_bytes, Backend, TestApp};
 
 /// Sends a request with raw header bytes (non-ASCII and all), returning the status and body.
 pub async fn send(
@@ -129,8 +129,13 @@ pub async fn starved_router(
 }
 
 pub async fn seeded(adjust: impl FnOnce(&mut Config)) -> (TestApp, Config) {
+    seeded_on(Backend::Postgres, adjust).await
+}
+
+/// [`seeded`] on `backend`.
+pub async fn seeded_on(backend: Backend, adjust: impl FnOnce(&mut Config)) -> (TestApp, Config) {
     let mut captured = None;
-    let app = TestApp::with_config(|c| {
+    let app = TestApp::with_config_on(backend, |c| {
         c.tenant_cache_ttl_secs = 3600;
         c.api_key_cache_ttl_secs = 3600;
         c.pool_size = 1;

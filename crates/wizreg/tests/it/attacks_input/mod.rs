@@ -5,12 +5,12 @@
 //! 4xx. None may return another school's data or database error text.
 
 mod before_sql;
-pub use before_sql::{assert_refused_cleanly, seeded, send, starved_router};
+pub use before_sql::{assert_refused_cleanly, seeded, seeded_on, send, starved_router};
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::ADMIN_TOKEN;
+use crate::harness::{on_both_backends, ADMIN_TOKEN};
 
 /// Strings an attacker tries in every field that names a school or a record.
 pub fn injections() -> Vec<String> {
@@ -96,9 +96,10 @@ async fn malformed_school_names_in_x_tenant_and_host_get_a_4xx_before_any_sql() 
     assert!(refused >= 12, "{refused}");
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn well_formed_but_unknown_school_names_are_a_404_with_no_other_schools_data() {
-    let (app, _) = seeded(|_| {}).await;
+async fn well_formed_but_unknown_school_names_are_a_404_with_no_other_schools_data(backend) {
+    let (app, _) = seeded_on(backend, |_| {}).await;
     for name in injections().iter().filter(|b| is_slug(b)) {
         let reply = app.get("/students").tenant(name).send().await;
         if name.to_lowercase() == "hogwarts" {
@@ -121,6 +122,7 @@ async fn well_formed_but_unknown_school_names_are_a_404_with_no_other_schools_da
     // An empty X-Tenant names no school at all.
     let reply = app.get("/students").tenant("").send().await;
     assert!(reply.status.is_client_error());
+}
 }
 
 #[tokio::test]
@@ -153,9 +155,10 @@ async fn injection_strings_in_path_ids_and_paging_parameters_get_a_4xx_before_an
     }
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn injection_strings_in_the_name_filter_are_bound_values_that_match_only_the_callers_rows() {
-    let (app, _) = seeded(|_| {}).await;
+async fn injection_strings_in_the_name_filter_are_bound_values_that_match_only_the_callers_rows(backend) {
+    let (app, _) = seeded_on(backend, |_| {}).await;
     app.post("/students", json!({"name": "Harry"}))
         .tenant("hogwarts")
         .send()
@@ -176,6 +179,7 @@ async fn injection_strings_in_the_name_filter_are_bound_values_that_match_only_t
             assert_refused_cleanly(&app, &format!("name={bad:.40?}"), status, &body);
         }
     }
+}
 }
 
 #[tokio::test]

@@ -10,21 +10,26 @@ use tokio_postgres::error::SqlState;
 use wizreg::database::Role;
 
 use super::seeded;
-use crate::harness::{begin_as_tenant, TestApp};
+use crate::harness::{begin_as_tenant, on_both_backends, TestApp};
 
 /// A one-connection runtime pool that verifies every checkout, as `WIZREG_VERIFY_CHECKOUT` does.
 fn verified_pool(app: &TestApp) -> PgPool {
     let options = PoolOptions {
         max_size: 1,
-        verify_on_checkout: Some(wizreg::audit::TENANT_SETTING),
+        verify_on_checkout: Some(wizreg::database::TENANT_SETTING),
         ..PoolOptions::default()
     };
-    build_pool(app.database.config(Role::App), options)
+    build_pool(
+        app.database.config(Role::App),
+        app.database.tls(Role::App),
+        options,
+    )
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn a_session_level_tenant_lock_or_open_transaction_is_caught_at_checkout_and_never_reused() {
-    let app = seeded().await;
+async fn a_session_level_tenant_lock_or_open_transaction_is_caught_at_checkout_and_never_reused(backend) {
+    let app = seeded(backend).await;
     let pool = verified_pool(&app);
     let castelobruxo = app.castelobruxo.id;
     for (state, sql) in [
@@ -90,10 +95,12 @@ async fn a_session_level_tenant_lock_or_open_transaction_is_caught_at_checkout_a
         3
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_session_level_tenant_is_overridden_inside_every_tenant_transaction() {
-    let app = seeded().await;
+async fn a_session_level_tenant_is_overridden_inside_every_tenant_transaction(backend) {
+    let app = seeded(backend).await;
     let runtime = app.runtime_connection().await;
     let castelobruxo = app.castelobruxo.id;
     runtime
@@ -113,11 +120,12 @@ async fn a_session_level_tenant_is_overridden_inside_every_tenant_transaction() 
         "SET LOCAL wins"
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn a_stored_tenant_default_is_refused_to_the_runtime_role_and_caught_when_an_operator_adds_one(
-) {
-    let app = seeded().await;
+async fn a_stored_tenant_default_is_refused_to_the_runtime_role_and_caught_when_an_operator_adds_one(backend) {
+    let app = seeded(backend).await;
     let store = format!(
         "alter role wizreg_app in database {} set wizreg.current_tenant = '{}'",
         app.dbname, app.castelobruxo.id
@@ -147,4 +155,5 @@ async fn a_stored_tenant_default_is_refused_to_the_runtime_role_and_caught_when_
     );
     let violations = &pool.manager().checkout_stats().violations;
     assert_eq!(violations.load(Ordering::Relaxed), 1);
+}
 }

@@ -11,11 +11,11 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use crate::harness::{begin_as_tenant, TestApp};
+use crate::harness::{begin_as_tenant, on_both_backends, Backend, TestApp};
 
 /// Both schools with a house and a student each.
-async fn seeded() -> TestApp {
-    let app = TestApp::new().await;
+async fn seeded(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend).await;
     for school in ["hogwarts", "castelobruxo"] {
         let house = app
             .post("/houses", json!({"name": "H"}))
@@ -73,10 +73,10 @@ async fn assert_sees_and_changes_nothing(client: &Client, tables: &[String], whe
     }
 }
 
+on_both_backends! {
 #[tokio::test]
-async fn a_runtime_session_without_a_tenant_sees_and_changes_nothing_in_every_catalogued_tenant_table(
-) {
-    let app = seeded().await;
+async fn a_runtime_session_without_a_tenant_sees_and_changes_nothing_in_every_catalogued_tenant_table(backend) {
+    let app = seeded(backend).await;
     let tables = crate::audit::audit(&app).await.inspected.tenant_tables;
     assert!(tables.len() >= 2, "{tables:?}");
     let privileged = app.privileged().await;
@@ -110,10 +110,12 @@ async fn a_runtime_session_without_a_tenant_sees_and_changes_nothing_in_every_ca
         assert_eq!(visible(&privileged, table).await, 2, "{table} untouched");
     }
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn truncate_temporary_tables_and_copy_from_are_refused_to_the_runtime_role() {
-    let app = seeded().await;
+async fn truncate_temporary_tables_and_copy_from_are_refused_to_the_runtime_role(backend) {
+    let app = seeded(backend).await;
     let tables = crate::audit::audit(&app).await.inspected.tenant_tables;
     let runtime = app.runtime_connection().await;
     for table in &tables {
@@ -165,10 +167,12 @@ async fn truncate_temporary_tables_and_copy_from_are_refused_to_the_runtime_role
         .get(0);
     assert_eq!(count, 2, "nothing was copied in");
 }
+}
 
+on_both_backends! {
 #[tokio::test]
-async fn copy_to_as_the_runtime_role_returns_only_the_current_schools_rows() {
-    let app = seeded().await;
+async fn copy_to_as_the_runtime_role_returns_only_the_current_schools_rows(backend) {
+    let app = seeded(backend).await;
     let runtime = app.runtime_connection().await;
     let copy_out = |sql: &'static str| {
         let runtime = &runtime;
@@ -190,4 +194,5 @@ async fn copy_to_as_the_runtime_role_returns_only_the_current_schools_rows() {
     let inside = copy_out("copy (select tenant_id from wizreg.student) to stdout").await;
     runtime.batch_execute("commit").await.expect("commit");
     assert_eq!(inside, format!("{}\n", app.hogwarts.id));
+}
 }

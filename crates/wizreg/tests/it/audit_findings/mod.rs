@@ -2,8 +2,10 @@
 //! superuser) and asserts the audit names that finding. Role attributes are cluster-wide, so
 //! tests that break a role create a role of their own and audit as it. Roles, grants and
 //! settings are here; the schema's objects (tables, policies, keys, views, functions) are in
-//! `schema_objects.rs`.
+//! `schema_objects.rs`; what only a Citus cluster can get wrong (distribution, shard
+//! placements, SET propagation) in `citus.rs`, on the Citus test cluster.
 
+mod citus;
 mod schema_objects;
 
 use tenancy::audit::{AuditReport, FindingKind};

@@ -9,7 +9,7 @@ pub use load::{run_load, Figures};
 
 use wizreg::config::Config;
 
-use crate::harness::TestApp;
+use crate::harness::{on_both_backends, TestApp};
 
 pub const SCHOOLS: usize = 20;
 pub const REQUESTS: usize = 5_000;
@@ -28,7 +28,7 @@ pub fn load_config(config: &mut Config) {
 /// The assertions both runs share, after printing the figures for the record.
 pub fn assert_isolated(label: &str, figures: &Figures) {
     println!(
-        "{label}: {} requests across {SCHOOLS} schools, {} completed, {} cancelled by the client ({} rolled back mid-transaction), {} rows checked, {} foreign rows; {} pooled checkouts verified, {} violations, {} discarded in a transaction",
+        "{label}: {} requests across {SCHOOLS} schools, {} completed, {} cancelled by the client ({} caught inside a transaction), {} rows checked, {} foreign rows; {} pooled checkouts verified, {} violations, {} discarded in a transaction",
         figures.requests, figures.completed, figures.cancelled, figures.rolled_back_on_drop, figures.rows_checked, figures.foreign_rows, figures.verified_checkouts, figures.violations, figures.discarded_in_transaction
     );
     assert_eq!(
@@ -65,11 +65,11 @@ pub fn assert_isolated(label: &str, figures: &Figures) {
     );
 }
 
+on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_thousand_requests_from_twenty_schools_through_two_connections_with_cancellations_never_cross_schools(
-) {
+async fn five_thousand_requests_from_twenty_schools_through_two_connections_with_cancellations_never_cross_schools(backend) {
     let mut config = None;
-    let app = TestApp::with_config(|c| {
+    let app = TestApp::with_config_on(backend, |c| {
         load_config(c);
         config = Some(c.clone());
     })
@@ -80,4 +80,5 @@ async fn five_thousand_requests_from_twenty_schools_through_two_connections_with
         .expect("state");
     let figures = run_load(&app, state, 4).await;
     assert_isolated("direct", &figures);
+}
 }

@@ -48,11 +48,17 @@ pub fn cluster_socket() -> &'static PathBuf {
 /// A per-process directory under /tmp (reachable by the `postgres` OS user), after removing
 /// those left by earlier runs whose process is gone.
 fn fresh_data_dir() -> PathBuf {
+    sweep_data_dirs("wizreg-test-");
+    PathBuf::from(format!("/tmp/wizreg-test-{}", std::process::id()))
+}
+
+/// Removes `/tmp/<prefix><pid>` directories of test processes that are gone.
+pub(super) fn sweep_data_dirs(prefix: &str) {
     if let Ok(entries) = std::fs::read_dir("/tmp") {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(pid) = name
-                .strip_prefix("wizreg-test-")
+                .strip_prefix(prefix)
                 .and_then(|p| p.parse::<u32>().ok())
             {
                 if !PathBuf::from(format!("/proc/{pid}")).exists() {
@@ -61,7 +67,6 @@ fn fresh_data_dir() -> PathBuf {
             }
         }
     }
-    PathBuf::from(format!("/tmp/wizreg-test-{}", std::process::id()))
 }
 
 fn prepare_template(socket: &std::path::Path) {
@@ -84,7 +89,7 @@ fn prepare_template(socket: &std::path::Path) {
     });
 }
 
-fn database_on(socket: &std::path::Path, dbname: &str) -> Database {
+pub(super) fn database_on(socket: &std::path::Path, dbname: &str) -> Database {
     let url_runtime = embedded::socket_url(socket, "wizreg_app", dbname);
     let url_admin = embedded::socket_url(socket, embedded::SUPERUSER, dbname);
     let config = test_config(Some((url_runtime, url_admin)));

@@ -4,8 +4,14 @@
 //!
 //! Set `WIZREG_TEST_PG_SOCKET` to the socket directory of a running cluster (superuser
 //! `postgres`, trust auth) to reuse it instead of starting one.
+//!
+//! The same tests run on Citus: [`TestApp::on`]`(Backend::Citus)` gives a test its own
+//! distributed database on a process-wide coordinator with two workers (`citus.rs`), and
+//! [`on_both_backends!`] runs one test body against both backends.
 
+mod backends;
 mod call;
+mod citus;
 mod cluster;
 mod database;
 mod local;
@@ -22,7 +28,10 @@ use wizreg::database::{Database, Role};
 use wizreg::http::router;
 use wizreg::registry::TenantRecord;
 
+pub(crate) use backends::on_both_backends;
+pub use backends::Backend;
 pub use call::{body_bytes, tenant_request, Call, Reply};
+pub use citus::test_node_settings;
 use cluster::superuser;
 pub use cluster::{cluster_socket, test_config};
 pub use database::{begin_as_tenant, snapshot};
@@ -44,6 +53,7 @@ pub struct TestApp {
     /// The configuration the app was built with (for more instances on the same database).
     pub config: Config,
     pub dbname: String,
+    pub backend: Backend,
     pub hogwarts: TenantRecord,
     pub castelobruxo: TenantRecord,
 }
@@ -53,20 +63,26 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// A fresh app on `backend`.
+    pub async fn on(backend: Backend) -> Self {
+        Self::with_config_on(backend, |_| {}).await
+    }
+
     /// A fresh app whose configuration `adjust` may change first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::with_config_on(Backend::Postgres, adjust).await
+    }
+
+    /// A fresh app on `backend` whose configuration `adjust` may change first.
+    pub async fn with_config_on(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let socket = cluster_socket();
         let dbname = format!(
             "test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let postgres = superuser(socket, "postgres").await;
-        postgres
-            .batch_execute(&format!("create database {dbname} template {TEMPLATE}"))
-            .await
-            .expect("create the test database");
+        backend.create_database(&dbname).await;
+        let socket = backend.socket();
         let mut config = test_config(Some((
             embedded::socket_url(socket, "wizreg_app", &dbname),
             embedded::socket_url(socket, embedded::SUPERUSER, &dbname),
@@ -101,6 +117,7 @@ impl TestApp {
             database,
             config,
             dbname,
+            backend,
             hogwarts,
             castelobruxo,
         }
@@ -117,7 +134,7 @@ impl TestApp {
 
     /// A superuser connection to this test's database: sees every school (bypasses RLS).
     pub async fn privileged(&self) -> Client {
-        superuser(cluster_socket(), &self.dbname).await
+        superuser(self.backend.socket(), &self.dbname).await
     }
 
     /// `DATABASE_URL` and `WIZREG_ADMIN_DATABASE_URL` for this test's database, for running

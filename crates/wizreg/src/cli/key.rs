@@ -4,17 +4,15 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use tenancy::build_pool;
-use tenancy::{PoolOptions, Tenancy, TenantRef};
+use tenancy::TenantRef;
 use uuid::Uuid;
 
-use super::api_keys::ApiKeys;
-use super::key_store;
+use crate::auth::api_keys::ApiKeys;
+use crate::auth::key_store;
 use crate::config::Config;
 use crate::database::{Database, Role};
 use crate::error::StartupError;
 use crate::registry::TenantRecord;
-use crate::serve::ENTER_TENANT_SQL;
 use crate::tenants;
 
 #[derive(Debug, Subcommand)]
@@ -49,14 +47,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
     let database = Database::open(config)?;
     database.migrate().await?;
     let platform = database.connect(Role::Platform).await?;
-    let options = PoolOptions {
-        max_size: 2,
-        ..PoolOptions::default()
-    };
-    let tenancy = Tenancy::new(
-        build_pool(database.config(Role::App), options),
-        ENTER_TENANT_SQL,
-    );
+    let tenancy = database.command_tenancy();
     let find = |raw: String| {
         let platform = &platform;
         async move {
@@ -72,7 +63,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
     match command {
         KeyCommand::Create { tenant } => {
             let school = find(tenant).await?;
-            let secret = super::key_secret(config, &database)?.ok_or_else(|| {
+            let secret = crate::auth::key_secret(config, &database)?.ok_or_else(|| {
                 StartupError::Config(
                     "set WIZREG_KEY_SECRET to the secret the servers hash API keys with".into(),
                 )
@@ -117,8 +108,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> Result<(), StartupErro
                     .map_err(|e| fail(format!("could not list schools ({e})")))?,
             };
             for school in candidates {
-                let revoked = tenancy
-                    .run(school.id, key_store::revoke(id))
+                let revoked = key_store::revoke(&tenancy, school.id, id)
                     .await
                     .map_err(|e| fail(format!("could not revoke the key ({e})")))?;
                 if revoked {
