@@ -7,6 +7,7 @@
 //! A streaming upload extends its own deadline: the import calls [`RequestDeadline::progress`]
 //! for every line, so it may run as long as lines keep coming, each within the timeout.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -84,12 +84,16 @@ impl RequestDeadline {
 }
 
 /// Answers for a request whose deadline passed (requests without one run unbounded: the
-/// router driven in-process by tests).
-pub async fn enforce(request: Request, next: Next) -> Response {
+/// router driven in-process by tests). `inner` answers the request otherwise.
+pub async fn enforce<F, Fut>(request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let Some(deadline) = request.extensions().get::<RequestDeadline>().cloned() else {
-        return next.run(request).await;
+        return inner(request).await;
     };
-    let run = next.run(request);
+    let run = inner(request);
     tokio::pin!(run);
     loop {
         let due = deadline.due();

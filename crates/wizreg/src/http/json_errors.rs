@@ -3,16 +3,13 @@
 //! plain text. This layer gives any such error response our JSON error body, keeping its
 //! status and headers. Our own errors are JSON already and pass through untouched.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
 
-/// Rewrites non-JSON error responses into `{"error": {"code", "message"}}`.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Rewrites a non-JSON error response into `{"error": {"code", "message"}}`.
+pub fn json_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

@@ -170,26 +170,24 @@ impl LimitSettings {
 /// logging and tenant resolution at all.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// Answers `431 invalid_request` for requests whose headers exceed [`MAX_HEADER_BYTES`].
-pub async fn reject_oversized_headers(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// `431 invalid_request` for a request whose headers exceed [`MAX_HEADER_BYTES`].
+pub fn refuse_oversized_headers(
+    request: &axum::extract::Request,
+) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
     let size: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if size > MAX_HEADER_BYTES {
-        return ApiError::new(
+    (size > MAX_HEADER_BYTES).then(|| {
+        ApiError::new(
             axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::InvalidRequest,
             "the request headers are larger than 32 KiB",
         )
-        .into_response();
-    }
-    next.run(request).await
+        .into_response()
+    })
 }
 
 #[cfg(test)]

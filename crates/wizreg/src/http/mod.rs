@@ -7,6 +7,7 @@ pub mod error;
 pub mod houses;
 pub mod idempotency;
 pub mod json_errors;
+pub mod layers;
 pub mod limits;
 pub mod metrics;
 pub mod observe;
@@ -34,8 +35,16 @@ use crate::platform::Platform;
 use crate::registry::Registry;
 
 /// What every handler may use. There is deliberately no platform (admin) connection here.
+///
+/// One `Arc`: axum clones the state for every extractor and every layer of every request
+/// (about 36 times per request), so a clone must be one reference count, not a copy of the
+/// pools, caches and settings (which was an eighth of a request's instructions).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// The fields of [`AppState`], reached through it (`state.tenancy`).
+#[derive(Clone, Debug)]
+pub struct SharedState {
     pub tenancy: Tenancy,
     pub registry: Registry,
     pub base_domain: Arc<str>,
@@ -80,7 +89,7 @@ impl AppState {
         admin_token: Option<Secret>,
         safeguards: Safeguards,
     ) -> Self {
-        Self {
+        Self(Arc::new(SharedState {
             tenancy,
             registry,
             base_domain: base_domain.into(),
@@ -93,24 +102,24 @@ impl AppState {
             platform,
             admin_token,
             console: crate::console::ConsoleSettings::ephemeral(),
-        }
+        }))
     }
 
     /// Replaces the console settings (a key of this process only, by default).
     pub fn with_console(mut self, console: crate::console::ConsoleSettings) -> Self {
-        self.console = console;
+        Arc::make_mut(&mut self.0).console = console;
         self
     }
 
     /// Sets the largest import body accepted.
     pub fn with_import_max_bytes(mut self, max_bytes: u64) -> Self {
-        self.import_max_bytes = max_bytes;
+        Arc::make_mut(&mut self.0).import_max_bytes = max_bytes;
         self
     }
 
     /// Gives the first `limit` schools served a metric label of their own.
     pub fn with_tenant_label_limit(mut self, limit: usize) -> Self {
-        self.tenant_labels = Arc::new(TenantLabels::new(limit));
+        Arc::make_mut(&mut self.0).tenant_labels = Arc::new(TenantLabels::new(limit));
         self
     }
 
@@ -119,6 +128,14 @@ impl AppState {
         self.auth.close();
         self.tenancy.close();
         self.platform.close();
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
     }
 }
 
@@ -150,9 +167,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(json_errors::json_errors))
-        .layer(middleware::from_fn(limits::reject_oversized_headers))
-        .layer(middleware::from_fn(deadline::enforce))
-        .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn(layers::every_request))
         .with_state(state)
 }

@@ -11,9 +11,10 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::future::Future;
+
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use tenancy::TenantId;
 use tracing::field;
@@ -43,8 +44,13 @@ pub fn record_tenant(labels: &TenantLabels, record: &TenantRecord) {
 
 /// One span, one log line and one metric sample per request. Never a body, a header value other
 /// than the request id, or database text. A request whose client goes away before the answer
-/// (its future is dropped) is recorded too, as `499` ("client closed request").
-pub async fn observe(request: Request, next: Next) -> Response {
+/// (its future is dropped) is recorded too, as `499` ("client closed request"). `inner`
+/// answers the request (the rest of [`super::layers::every_request`]).
+pub async fn observe<F, Fut>(request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let request_id = request_id(request.headers().get(REQUEST_ID_HEADER));
     let method = request.method().clone();
@@ -69,7 +75,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
                 log,
                 answered: false,
             };
-            let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+            let response = tracing::Instrument::instrument(inner(request), span.clone()).await;
             in_flight.answered = true;
             let tenant = TENANT_SEEN.with(|slot| slot.borrow_mut().take());
             let cause = response.extensions().get::<ErrorCause>();
