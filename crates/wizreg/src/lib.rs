@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod idempotency;
+pub mod json;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;

@@ -8,11 +8,16 @@
 //! for a `write` system call and a burst of lines leaves in a few large writes. Colour codes are
 //! written only when standard error is a terminal.
 
+use std::cell::Cell;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -115,7 +120,8 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_timer(LineTime);
     if json {
         Box::new(builder.json().finish())
     } else {
@@ -134,9 +140,77 @@ where
     }
 }
 
+/// A line's time as `tracing_subscriber`'s default timer writes it
+/// (`2023-11-14T22:13:20.123456Z`), at a fraction of the cost: the date and time of day are
+/// worked out once a second per thread, not for every line (they were a tenth of a request's
+/// log line).
+#[derive(Clone, Copy, Debug)]
+struct LineTime;
+
+impl FormatTime for LineTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let mut line = [0u8; 27];
+        write_line_time(since_epoch, &mut line);
+        // Digits and ASCII punctuation only.
+        w.write_str(std::str::from_utf8(&line).unwrap_or_default())
+    }
+}
+
+thread_local! {
+    /// The last whole second formatted on this thread, and its `YYYY-MM-DDTHH:MM:SS`.
+    static LAST_SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for a time since the epoch.
+fn write_line_time(since_epoch: Duration, out: &mut [u8; 27]) {
+    let second = since_epoch.as_secs();
+    let (cached, mut prefix) = LAST_SECOND.get();
+    if cached != second {
+        let at = i64::try_from(second)
+            .ok()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let mut text = String::with_capacity(19);
+        let _ = write!(
+            text,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            at.year().clamp(0, 9999),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        prefix.copy_from_slice(&text.as_bytes()[..19]);
+        LAST_SECOND.set((second, prefix));
+    }
+    out[..19].copy_from_slice(&prefix);
+    out[19] = b'.';
+    let mut micros = since_epoch.subsec_micros();
+    for digit in out[20..26].iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    out[26] = b'Z';
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_time_reads_like_the_default_timer() {
+        let mut line = [0u8; 27];
+        write_line_time(Duration::new(1_700_000_000, 123_456_789), &mut line);
+        assert_eq!(&line, b"2023-11-14T22:13:20.123456Z");
+        write_line_time(Duration::new(1_700_000_000, 5_000), &mut line);
+        assert_eq!(&line, b"2023-11-14T22:13:20.000005Z");
+        write_line_time(Duration::new(1_700_000_061, 0), &mut line);
+        assert_eq!(&line, b"2023-11-14T22:14:21.000000Z");
+    }
 
     #[test]
     fn errors_only_logs_server_errors_and_requests_their_clients_gave_up_on() {

@@ -3,12 +3,12 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Json;
 use uuid::Uuid;
 
 use super::body::{parse_id, JsonObject, ListParams};
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, IdempotencyHeader};
+use super::json_body::JsonBody;
 use super::pagination::next_page;
 use super::tenant::Tenant;
 use super::AppState;
@@ -51,11 +51,11 @@ pub async fn list(
     tenant: Tenant,
     State(state): State<AppState>,
     params: ListParams,
-) -> Result<(HeaderMap, Json<Vec<House>>), ApiError> {
+) -> Result<(HeaderMap, JsonBody<Vec<House>>), ApiError> {
     let query = houses::list(params.limit, params.after.unwrap_or(Uuid::nil()));
     let mut rows = state.tenancy.run(tenant.id(), query).await?;
     let headers = next_page("/houses", &params, &mut rows, |h| h.id);
-    Ok((headers, Json(rows)))
+    Ok((headers, JsonBody(rows)))
 }
 
 /// Get a house
@@ -68,10 +68,12 @@ pub async fn get(
     tenant: Tenant,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<House>, ApiError> {
+) -> Result<JsonBody<House>, ApiError> {
     let id = parse_id(&id, "house")?;
     let house = state.tenancy.run(tenant.id(), houses::get(id)).await?;
-    house.map(Json).ok_or_else(|| ApiError::not_found("house"))
+    house
+        .map(JsonBody)
+        .ok_or_else(|| ApiError::not_found("house"))
 }
 
 /// Rename a house
@@ -86,14 +88,16 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonObject(input): JsonObject,
-) -> Result<Json<House>, ApiError> {
+) -> Result<JsonBody<House>, ApiError> {
     let id = parse_id(&id, "house")?;
     let patch = HousePatch::parse(input)?;
     let house = state
         .tenancy
         .run(tenant.id(), houses::update(id, patch))
         .await?;
-    house.map(Json).ok_or_else(|| ApiError::not_found("house"))
+    house
+        .map(JsonBody)
+        .ok_or_else(|| ApiError::not_found("house"))
 }
 
 /// Delete a house

@@ -23,7 +23,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use tenancy::Query;
 
 use super::error::ApiError;
@@ -31,6 +30,7 @@ use super::tenant::Tenant;
 use super::AppState;
 use crate::domain::input::{FieldErrors, Input};
 use crate::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use crate::json::WriteJson;
 
 /// Set on a replayed answer, so a client can tell a replay from a fresh create.
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -76,7 +76,7 @@ pub struct KeyedRequest {
 /// Runs `insert` and answers `201` with the record and its `Location`; with a key, replays
 /// the first answer instead when the key was used before (409 if that request is still
 /// running, 422 if it had another body).
-pub async fn create<T: Serialize + 'static>(
+pub async fn create<T: WriteJson + 'static>(
     state: &AppState,
     tenant: &Tenant,
     keyed: Option<KeyedRequest>,
@@ -117,13 +117,18 @@ pub async fn create<T: Serialize + 'static>(
     Ok(respond(response, false))
 }
 
-fn created<T: Serialize>(
+fn created<T: WriteJson>(
     record: &T,
     location: fn(&T) -> String,
 ) -> Result<StoredResponse, ApiError> {
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
-        body: serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?,
+        body: record
+            .to_json()
+            .map_err(|e| ApiError::internal(e.to_string()))
+            .and_then(|json| {
+                String::from_utf8(json).map_err(|e| ApiError::internal(e.to_string()))
+            })?,
         location: Some(location(record)),
     })
 }

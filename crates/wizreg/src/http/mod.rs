@@ -6,6 +6,7 @@ pub mod deadline;
 pub mod error;
 pub mod houses;
 pub mod idempotency;
+pub mod json_body;
 pub mod json_errors;
 pub mod layers;
 pub mod limits;

@@ -3,12 +3,12 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Json;
 use uuid::Uuid;
 
 use super::body::{parse_id, JsonObject, ListParams};
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, IdempotencyHeader};
+use super::json_body::JsonBody;
 use super::pagination::next_page;
 use super::tenant::Tenant;
 use super::AppState;
@@ -52,7 +52,7 @@ pub async fn list(
     tenant: Tenant,
     State(state): State<AppState>,
     params: ListParams,
-) -> Result<(HeaderMap, Json<Vec<Student>>), ApiError> {
+) -> Result<(HeaderMap, JsonBody<Vec<Student>>), ApiError> {
     let page = Page {
         limit: params.limit,
         after: params.after.unwrap_or(Uuid::nil()),
@@ -60,7 +60,7 @@ pub async fn list(
     };
     let mut rows = state.tenancy.run(tenant.id(), students::list(page)).await?;
     let headers = next_page("/students", &params, &mut rows, |s| s.id);
-    Ok((headers, Json(rows)))
+    Ok((headers, JsonBody(rows)))
 }
 
 /// Get a student
@@ -73,11 +73,11 @@ pub async fn get(
     tenant: Tenant,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Student>, ApiError> {
+) -> Result<JsonBody<Student>, ApiError> {
     let id = parse_id(&id, "student")?;
     let student = state.tenancy.run(tenant.id(), students::get(id)).await?;
     student
-        .map(Json)
+        .map(JsonBody)
         .ok_or_else(|| ApiError::not_found("student"))
 }
 
@@ -93,7 +93,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonObject(input): JsonObject,
-) -> Result<Json<Student>, ApiError> {
+) -> Result<JsonBody<Student>, ApiError> {
     let id = parse_id(&id, "student")?;
     let patch = StudentPatch::parse(input)?;
     let student = state
@@ -101,7 +101,7 @@ pub async fn update(
         .run(tenant.id(), students::update(id, patch))
         .await?;
     student
-        .map(Json)
+        .map(JsonBody)
         .ok_or_else(|| ApiError::not_found("student"))
 }
 
