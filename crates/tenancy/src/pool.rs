@@ -195,7 +195,7 @@ fn checkout_check_sql(setting: &str) -> String {
 pub struct PgConnection {
     client: Client,
     statement_mode: StatementMode,
-    statements: HashMap<&'static str, Statement>,
+    statements: HashMap<StatementText, Statement>,
     /// Set before `BEGIN` is sent, cleared once `COMMIT`/`ROLLBACK` is acknowledged.
     pub(crate) in_transaction: bool,
 }
@@ -275,6 +275,28 @@ impl ConnectionManager {
     }
 }
 
+/// A statement's text as the statement cache's key: known by its address, not its contents.
+/// Statements are `&'static str`s from the code, so the address names one text for the life of
+/// the process, and hashing it costs a few instructions where hashing the text itself (SipHash
+/// over a few hundred bytes, four times a request) cost more than a thousand. The same text at
+/// two addresses is merely prepared twice.
+#[derive(Clone, Copy, Debug)]
+struct StatementText(&'static str);
+
+impl PartialEq for StatementText {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for StatementText {}
+
+impl std::hash::Hash for StatementText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.0, state);
+    }
+}
+
 /// A bound parameter with its declared type (unnamed statements must say their types).
 pub(crate) type TypedParam<'a> = (&'a (dyn ToSql + Sync), Type);
 
@@ -298,9 +320,10 @@ impl PgConnection {
         sql: &'static str,
         types: &[Type],
     ) -> Result<(), DbError> {
-        if self.statement_mode == StatementMode::Prepared && !self.statements.contains_key(sql) {
+        let key = StatementText(sql);
+        if self.statement_mode == StatementMode::Prepared && !self.statements.contains_key(&key) {
             let statement = self.client.prepare_typed(sql, types).await?;
-            self.statements.insert(sql, statement);
+            self.statements.insert(key, statement);
         }
         Ok(())
     }
@@ -312,7 +335,7 @@ impl PgConnection {
         sql: &'static str,
         params: Vec<TypedParam<'_>>,
     ) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
-        match self.statements.get(sql) {
+        match self.statements.get(&StatementText(sql)) {
             Some(statement) => {
                 let untyped: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
                 self.client.query_raw(statement, untyped).await
@@ -329,7 +352,7 @@ impl PgConnection {
         params: &'a [TypedParam<'a>],
         untyped: &'a [&'a (dyn ToSql + Sync)],
     ) -> impl Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'a {
-        match self.statements.get(sql) {
+        match self.statements.get(&StatementText(sql)) {
             Some(statement) => Either::Left(self.client.query(statement, untyped)),
             None => Either::Right(self.client.query_typed(sql, params)),
         }

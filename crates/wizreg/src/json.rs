@@ -76,12 +76,60 @@ pub fn optional_string(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-/// A timestamp as `time::serde::rfc3339` writes it, quoted.
+/// A timestamp as `time::serde::rfc3339` writes it, quoted. Times from the database are UTC
+/// and take the short path (the digits written straight from the date and time of day);
+/// anything else goes through `time`'s own formatter.
 pub fn timestamp(out: &mut Vec<u8>, at: &OffsetDateTime) -> Result<(), time::error::Format> {
-    out.push(b'"');
-    at.format_into(out, &Rfc3339)?;
-    out.push(b'"');
+    let year = at.year();
+    if !(at.offset().is_utc() && (0..10_000).contains(&year)) {
+        out.push(b'"');
+        at.format_into(out, &Rfc3339)?;
+        out.push(b'"');
+        return Ok(());
+    }
+    let (_, month, day) = at.to_calendar_date();
+    let (hour, minute, second, nanos) = at.to_hms_nano();
+    // `"YYYY-MM-DDTHH:MM:SS` then `.` and up to nine digits, then `Z"`.
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    let year = year.unsigned_abs();
+    text[1..5].copy_from_slice(&[
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+    ]);
+    for (at, value) in [
+        (6, u8::from(month)),
+        (9, day),
+        (12, hour),
+        (15, minute),
+        (18, second),
+    ] {
+        text[at] = digit(u32::from(value / 10));
+        text[at + 1] = digit(u32::from(value));
+    }
+    if nanos == 0 {
+        out.extend_from_slice(&text[..20]);
+    } else {
+        let mut rest = nanos;
+        for place in text[21..30].iter_mut().rev() {
+            *place = digit(rest);
+            rest /= 10;
+        }
+        // As `time` does: the fraction without its trailing zeros (it has a nonzero digit).
+        let mut end = 30;
+        while text[end - 1] == b'0' {
+            end -= 1;
+        }
+        out.extend_from_slice(&text[..end]);
+    }
+    out.extend_from_slice(b"Z\"");
     Ok(())
+}
+
+/// The last decimal digit of `value`, as ASCII.
+fn digit(value: u32) -> u8 {
+    b'0' + (value % 10) as u8
 }
 
 #[cfg(test)]
@@ -108,6 +156,9 @@ mod tests {
             OffsetDateTime::now_utc(),
             OffsetDateTime::UNIX_EPOCH,
             OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000).expect("time"),
+            OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_000_000_001).expect("time"),
+            OffsetDateTime::now_utc().to_offset(time::macros::offset!(+2)),
+            OffsetDateTime::now_utc().to_offset(time::macros::offset!(-9:30)),
         ] {
             #[derive(serde::Serialize)]
             struct At(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tenancy::{build_pool, Convention, PoolOptions, StatementMode, Tenancy};
 
-use super::session::apply_session_timeouts;
+use super::session::apply_session_settings;
 use super::{Database, Role, RUNTIME_ROLE};
 use crate::config::{Config, StatementModeArg};
 
@@ -68,7 +68,7 @@ impl Database {
         };
         let mut runtime = self.config(Role::App);
         runtime.application_name("wizreg");
-        apply_session_timeouts(config, &mut runtime);
+        apply_session_settings(config, &mut runtime);
         Tenancy::with_convention(
             build_pool(runtime, self.tls(Role::App), options),
             &self.convention(),

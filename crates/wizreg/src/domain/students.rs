@@ -254,7 +254,7 @@ mod tests {
             name in any::<String>(),
             email in proptest::option::of(any::<String>()),
             house in proptest::option::of(any::<u128>()),
-            created in 0i64..253_402_300_799,
+            created in -62_167_219_200i64..253_402_300_800,
             nanos in 0u32..1_000_000_000,
         ) {
             let at = OffsetDateTime::from_unix_timestamp(created).expect("in range")

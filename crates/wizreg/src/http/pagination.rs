@@ -2,6 +2,8 @@
 //! Two headers say so: `X-Next-Cursor`, the id to pass as `after` (what a generated client
 //! reads), and `Link`, the next page's URL (what a browser-style client follows).
 
+use std::fmt::Write as _;
+
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
 
@@ -26,19 +28,55 @@ pub fn next_page<T>(
     let Some(last) = rows.last() else {
         return headers;
     };
-    let cursor = id(last).to_string();
-    if let Ok(value) = HeaderValue::from_str(&cursor) {
+    // Written out by hand, not through a URL encoder: a number and a UUID need no escaping.
+    let mut buffer = Uuid::encode_buffer();
+    let cursor: &str = id(last).hyphenated().encode_lower(&mut buffer);
+    if let Ok(value) = HeaderValue::from_str(cursor) {
         headers.insert(NEXT_CURSOR, value);
     }
-    let mut query =
-        serde_urlencoded::to_string([("limit", params.limit.to_string()), ("after", cursor)])
-            .unwrap_or_default();
+    let mut link = String::with_capacity(path.len() + 96);
+    link.push('<');
+    link.push_str(path);
+    let _ = write!(link, "?limit={}&after={cursor}", params.limit);
     if let Some(name) = &params.name {
-        query.push('&');
-        query.push_str(&serde_urlencoded::to_string([("name", name)]).unwrap_or_default());
+        link.push('&');
+        link.push_str(&serde_urlencoded::to_string([("name", name)]).unwrap_or_default());
     }
-    if let Ok(value) = HeaderValue::from_str(&format!("<{path}?{query}>; rel=\"next\"")) {
+    link.push_str(">; rel=\"next\"");
+    if let Ok(value) = HeaderValue::from_str(&link) {
         headers.insert(header::LINK, value);
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_is_the_next_page_url_with_every_parameter_encoded() {
+        let ids: Vec<Uuid> = (1..=3).map(Uuid::from_u128).collect();
+        for name in [None, Some("Hermine Granger & co/ü".to_owned())] {
+            let params = ListParams {
+                limit: 2,
+                after: None,
+                name: name.clone(),
+            };
+            let mut rows = ids.clone();
+            let headers = next_page("/students", &params, &mut rows, |id| *id);
+            assert_eq!(rows.len(), 2);
+            let cursor = ids[1].to_string();
+            assert_eq!(headers[NEXT_CURSOR], cursor.as_str());
+            let mut query =
+                serde_urlencoded::to_string([("limit", "2"), ("after", &cursor)]).expect("encodes");
+            if let Some(name) = &name {
+                query.push('&');
+                query.push_str(&serde_urlencoded::to_string([("name", name)]).expect("encodes"));
+            }
+            assert_eq!(
+                headers[header::LINK],
+                format!("</students?{query}>; rel=\"next\"").as_str()
+            );
+        }
+    }
 }
