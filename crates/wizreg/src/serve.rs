@@ -94,8 +94,12 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), StartupError> {
 pub async fn app_state(config: &Config, database: &Database) -> Result<AppState, StartupError> {
     // One direct session first: a certificate or TLS problem with DATABASE_URL is then one
     // startup error naming the server and the reason, not a pool timeout.
-    drop(database.connect(Role::App).await?);
-    let tenancy = database.serving_tenancy(config);
+    let probe = database.connect(Role::App).await?;
+    // Generic plans only on one PostgreSQL: on Citus the coordinator plans each statement for
+    // its shard (see `database::session`).
+    let generic_plans = !crate::citus::is_citus(&probe).await?;
+    drop(probe);
+    let tenancy = database.serving_tenancy(config, generic_plans);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),

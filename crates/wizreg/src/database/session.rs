@@ -8,15 +8,20 @@
 //! costlier than a custom one, which a `LIMIT $n` always does (an unknown limit is costed as a
 //! tenth of the rows). A page of 10 students was planned again on every request: planning took
 //! twice as long as running it, and the list's transaction ran at about 0.6 of the rate of the
-//! same transaction with its limit written as a literal (pgbench, 8 clients).
+//! same transaction with its limit written as a literal (pgbench, 8 clients). Not on Citus,
+//! whose coordinator plans each statement for the shard its tenant lives on.
 
 use crate::config::Config;
 
 /// Sets the runtime connections' session defaults: statement, lock and idle-in-transaction
-/// timeouts (0 = none) and `plan_cache_mode`, appended to any `options` the URL already
+/// timeouts (0 = none) and, with `generic_plans`, `plan_cache_mode`, appended to any `options` the URL already
 /// carries. A school's own statement timeout is applied per transaction by
 /// `wizreg.enter_tenant`.
-pub(super) fn apply_session_settings(config: &Config, pg: &mut tokio_postgres::Config) {
+pub(super) fn apply_session_settings(
+    config: &Config,
+    generic_plans: bool,
+    pg: &mut tokio_postgres::Config,
+) {
     let mut options = pg.get_options().unwrap_or_default().to_owned();
     for (setting, ms) in [
         ("statement_timeout", config.statement_timeout_ms),
@@ -31,6 +36,8 @@ pub(super) fn apply_session_settings(config: &Config, pg: &mut tokio_postgres::C
         }
         options.push_str(&format!("-c {setting}={ms}"));
     }
-    options.push_str(" -c plan_cache_mode=force_generic_plan");
+    if generic_plans {
+        options.push_str(" -c plan_cache_mode=force_generic_plan");
+    }
     pg.options(options);
 }

@@ -58,8 +58,9 @@ impl Database {
     }
 
     /// Tenant transactions for serving: pool size, wait, statement mode and checkout
-    /// verification as configured, and every session started with the configured timeouts.
-    pub fn serving_tenancy(&self, config: &Config) -> Tenancy {
+    /// verification as configured, and every session started with the configured timeouts
+    /// (and generic plans when `generic_plans`: one PostgreSQL, not Citus).
+    pub fn serving_tenancy(&self, config: &Config, generic_plans: bool) -> Tenancy {
         let options = PoolOptions {
             max_size: config.pool_size,
             acquire_timeout: Duration::from_millis(config.pool_timeout_ms),
@@ -68,7 +69,7 @@ impl Database {
         };
         let mut runtime = self.config(Role::App);
         runtime.application_name("wizreg");
-        apply_session_settings(config, &mut runtime);
+        apply_session_settings(config, generic_plans, &mut runtime);
         Tenancy::with_convention(
             build_pool(runtime, self.tls(Role::App), options),
             &self.convention(),
