@@ -34,7 +34,7 @@ macro_rules! columns {
 }
 
 impl WriteJson for House {
-    const TYPICAL_LEN: usize = 180;
+    const TYPICAL_LEN: usize = 224;
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), time::error::Format> {
         // The fields in the order (and with the names) `Serialize` gives them.

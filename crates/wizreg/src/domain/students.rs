@@ -37,7 +37,7 @@ macro_rules! columns {
 }
 
 impl WriteJson for Student {
-    const TYPICAL_LEN: usize = 240;
+    const TYPICAL_LEN: usize = 320;
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), time::error::Format> {
         // The fields in the order (and with the names) `Serialize` gives them.
