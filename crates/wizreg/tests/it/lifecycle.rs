@@ -96,8 +96,18 @@ impl Server {
 }
 
 pub(crate) fn request_head(method: &str, path: &str, content_length: usize) -> String {
+    request_head_for("hogwarts", method, path, content_length)
+}
+
+/// A request head naming `school` by `X-Tenant`, closing the connection after the answer.
+pub(crate) fn request_head_for(
+    school: &str,
+    method: &str,
+    path: &str,
+    content_length: usize,
+) -> String {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: hogwarts\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: {school}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
 }
 

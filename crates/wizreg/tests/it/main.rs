@@ -21,6 +21,7 @@ mod auth_revocation;
 mod bad_input;
 mod cache_races;
 mod citus_embedded;
+mod citus_external;
 mod citus_failures;
 mod citus_routing;
 mod concurrency;

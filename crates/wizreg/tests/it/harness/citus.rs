@@ -69,6 +69,17 @@ pub fn citus_socket() -> &'static PathBuf {
     SOCKET.get_or_init(|| citus_cluster().coordinator().socket_dir().to_owned())
 }
 
+/// Makes `dbname` on the test cluster what an operator's Citus cluster is before Wizreg first
+/// runs there: the database and the extension on every node, the coordinator and the workers
+/// registered, nothing migrated. Returns the coordinator's socket directory.
+pub async fn unmigrated_citus_database(dbname: &str) -> &'static PathBuf {
+    citus_cluster()
+        .prepare_database(dbname)
+        .await
+        .expect("prepare a distributed database");
+    citus_socket()
+}
+
 fn data_dir() -> PathBuf {
     sweep_data_dirs("wizreg-citus-test-");
     PathBuf::from(format!("/tmp/wizreg-citus-test-{}", std::process::id()))
