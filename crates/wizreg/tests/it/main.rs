@@ -41,6 +41,7 @@ mod launcher;
 mod lifecycle;
 mod limits;
 mod metrics_access;
+mod metrics_citus;
 mod model;
 mod noisy_neighbours;
 mod observability;

@@ -1,0 +1,178 @@
+//! Per-school statistics from Citus (`citus_stat_tenants`) in `/metrics`, on a Citus
+//! coordinator when per-school labels are on (`WIZREG_METRICS_TENANT_LABELS` > 0).
+//!
+//! Citus counts, per distribution value, the queries, reads and CPU time its nodes spent on a
+//! school in the current and the last period (`citus.stat_tenants_period`, 60 s by default), for
+//! its top `citus.stat_tenants_limit` schools, once tracking is on
+//! (`citus.stat_tenants_track = 'all'`, see docs/scale-out.md). Those are windows that reset,
+//! not counters, so they are exported as gauges with a `period` label (`current`, `last`).
+//!
+//! Labels follow the request series' rule ([`crate::metrics`]): a school gets its slug only if
+//! it already has one there (one of the first N schools this server served); every other
+//! school Citus reports is summed into `other`. The label set is thus a subset of the request
+//! series' one, whatever Citus tracks.
+//!
+//! Cost: at most one platform-role query per [`CACHE_FOR`] (scrapes in between get the cached
+//! figures), which Citus fans out to every node, under a 2 s statement timeout. A failed read
+//! exports `wizreg_citus_tenant_stats_up 0` and no school series, and logs its SQLSTATE only.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus::proto::MetricFamily;
+use prometheus::{GaugeVec, IntGauge, IntGaugeVec, Opts, Registry};
+use tenancy::{DbError, TenantId};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::error::StartupError;
+use crate::metrics::{TenantLabels, OTHER_TENANT};
+use crate::platform::Platform;
+
+/// How long one read of `citus_stat_tenants` answers scrapes.
+pub const CACHE_FOR: Duration = Duration::from_secs(10);
+
+/// Every node's figures for the schools of Wizreg's co-location group, summed per school (a
+/// school whose shards moved may be counted on two nodes).
+const READ: &str = "select s.tenant_attribute,
+        sum(s.read_count_in_this_period)::int8, sum(s.read_count_in_last_period)::int8,
+        sum(s.query_count_in_this_period)::int8, sum(s.query_count_in_last_period)::int8,
+        sum(s.cpu_usage_in_this_period)::float8, sum(s.cpu_usage_in_last_period)::float8
+    from pg_catalog.citus_stat_tenants(false) s
+    join pg_catalog.pg_dist_partition p on p.colocationid = s.colocation_id
+    where p.logicalrelid = to_regclass('wizreg.student')
+    group by 1";
+
+const PERIODS: [&str; 2] = ["current", "last"];
+
+/// One school's figures, per period (`[current, last]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TenantStat {
+    pub tenant: Uuid,
+    pub reads: [i64; 2],
+    pub queries: [i64; 2],
+    pub cpu_seconds: [f64; 2],
+}
+
+/// Reads `citus_stat_tenants` for `/metrics`, at most once per [`CACHE_FOR`].
+#[derive(Debug)]
+pub struct CitusTenantStats {
+    platform: Platform,
+    /// When the last read ran, and what it found (`None`: it failed).
+    last: Mutex<Option<(Instant, Option<Arc<[TenantStat]>>)>>,
+}
+
+impl CitusTenantStats {
+    /// A reader when `/metrics` should carry these series: per-school labels on
+    /// (`tenant_labels` > 0) and the database a Citus coordinator. `None` otherwise.
+    pub async fn for_deployment(
+        platform: &Platform,
+        tenant_labels: usize,
+    ) -> Result<Option<Self>, StartupError> {
+        if tenant_labels == 0 {
+            return Ok(None);
+        }
+        let conn = platform.connection().await.map_err(|e| {
+            StartupError::Failed(format!(
+                "cannot reach the database as the platform role ({e})"
+            ))
+        })?;
+        if !crate::citus::is_citus(conn.client()).await? {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            platform: platform.clone(),
+            last: Mutex::new(None),
+        }))
+    }
+
+    /// The figures as of at most [`CACHE_FOR`] ago; `None` when they could not be read.
+    pub async fn read(&self) -> Option<Arc<[TenantStat]>> {
+        let mut last = self.last.lock().await;
+        if let Some((at, stats)) = last.as_ref() {
+            if at.elapsed() < CACHE_FOR {
+                return stats.clone();
+            }
+        }
+        let stats = match self.fetch().await {
+            Ok(stats) => Some(Arc::from(stats)),
+            Err(err) => {
+                tracing::warn!(sqlstate = ?err.sqlstate(), "could not read citus_stat_tenants");
+                None
+            }
+        };
+        *last = Some((Instant::now(), stats.clone()));
+        stats
+    }
+
+    async fn fetch(&self) -> Result<Vec<TenantStat>, DbError> {
+        let mut conn = self.platform.connection().await?;
+        let tx = conn.client_mut().transaction().await?;
+        tx.batch_execute("set local statement_timeout = 2000")
+            .await?;
+        let rows = tx.query(READ, &[]).await?;
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let tenant = Uuid::parse_str(row.get::<_, Option<&str>>(0)?).ok()?;
+                Some(TenantStat {
+                    tenant,
+                    reads: [row.get(1), row.get(2)],
+                    queries: [row.get(3), row.get(4)],
+                    cpu_seconds: [row.get(5), row.get(6)],
+                })
+            })
+            .collect())
+    }
+}
+
+/// The series for `stats` (`None`: the read failed), labelled by `labels`' rule.
+pub fn families(stats: Option<&[TenantStat]>, labels: &TenantLabels) -> Vec<MetricFamily> {
+    let registry = Registry::new();
+    let up = IntGauge::new(
+        "wizreg_citus_tenant_stats_up",
+        "Whether the last read of Citus's per-school statistics (citus_stat_tenants) succeeded.",
+    )
+    .expect("valid metric");
+    up.set(i64::from(stats.is_some()));
+    registry.register(Box::new(up)).expect("names are unique");
+    let Some(stats) = stats else {
+        return registry.gather();
+    };
+    let gauges = |name: &str, what: &str| {
+        let help = format!(
+            "{what} Citus attributed to the school in the period (`current` or `last`, citus.stat_tenants_period), over every node. Needs citus.stat_tenants_track = 'all'."
+        );
+        IntGaugeVec::new(Opts::new(name, help), &["tenant", "period"]).expect("valid metric")
+    };
+    let queries = gauges("wizreg_citus_tenant_queries", "Queries");
+    let reads = gauges("wizreg_citus_tenant_reads", "Read queries");
+    let cpu = GaugeVec::new(
+        Opts::new(
+            "wizreg_citus_tenant_cpu_seconds",
+            "CPU time Citus attributed to the school's queries in the period (`current` or `last`, citus.stat_tenants_period), over every node.",
+        ),
+        &["tenant", "period"],
+    )
+    .expect("valid metric");
+    for stat in stats {
+        let label = labels
+            .labelled(TenantId::from_uuid(stat.tenant))
+            .unwrap_or_else(|| OTHER_TENANT.into());
+        for (i, period) in PERIODS.iter().enumerate() {
+            let series = [label.as_ref(), period];
+            queries.with_label_values(&series).add(stat.queries[i]);
+            reads.with_label_values(&series).add(stat.reads[i]);
+            cpu.with_label_values(&series).add(stat.cpu_seconds[i]);
+        }
+    }
+    for collector in [
+        Box::new(queries) as Box<dyn prometheus::core::Collector>,
+        Box::new(reads),
+        Box::new(cpu),
+    ] {
+        registry.register(collector).expect("names are unique");
+    }
+    registry.gather()
+}
