@@ -58,9 +58,12 @@ pub struct TenantStat {
 #[derive(Debug)]
 pub struct CitusTenantStats {
     platform: Platform,
-    /// When the last read ran, and what it found (`None`: it failed).
-    last: Mutex<Option<(Instant, Option<Arc<[TenantStat]>>)>>,
+    /// When the last read ran, and what it found.
+    last: Mutex<Option<(Instant, Reading)>>,
 }
+
+/// What one read found: every school's figures, or `None` when the read failed.
+type Reading = Option<Arc<[TenantStat]>>;
 
 impl CitusTenantStats {
     /// A reader when `/metrics` should carry these series: per-school labels on
@@ -87,7 +90,7 @@ impl CitusTenantStats {
     }
 
     /// The figures as of at most [`CACHE_FOR`] ago; `None` when they could not be read.
-    pub async fn read(&self) -> Option<Arc<[TenantStat]>> {
+    pub async fn read(&self) -> Reading {
         let mut last = self.last.lock().await;
         if let Some((at, stats)) = last.as_ref() {
             if at.elapsed() < CACHE_FOR {
