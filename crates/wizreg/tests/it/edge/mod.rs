@@ -3,6 +3,7 @@
 //! idle sockets open while two schools are served, `limits` the cap and the request timeouts,
 //! `https` HTTPS with HTTP/2 and certificate reload.
 
+mod console_import;
 mod https;
 mod limits;
 mod slow_clients;
