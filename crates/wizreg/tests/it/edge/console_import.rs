@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{parse_response, Served};
+use super::{export_with_an_empty_target, parse_response, Served};
 use crate::harness::{TestApp, ADMIN_TOKEN};
 
 const BOUNDARY: &str = "wizreg-test-boundary";
@@ -40,30 +40,7 @@ fn csrf_in(page: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_import_whose_lines_keep_coming_outlives_the_request_timeout() {
     let app = TestApp::new().await;
-    for i in 0..4 {
-        let name = format!("Student {i}");
-        let created = app
-            .post("/students", serde_json::json!({ "name": name }))
-            .tenant("hogwarts")
-            .send()
-            .await;
-        assert_eq!(created.status, 201);
-    }
-    let (_, _, export) = app
-        .get("/admin/tenants/hogwarts/export")
-        .admin()
-        .send_raw()
-        .await;
-    let export = String::from_utf8(export).expect("utf-8");
-    let created = app
-        .post(
-            "/admin/tenants",
-            serde_json::json!({"slug": "slow-upload", "name": "Slow"}),
-        )
-        .admin()
-        .send()
-        .await;
-    assert_eq!(created.status, 201);
+    let export = export_with_an_empty_target(&app, "slow-upload").await;
     let server = Served::start(&app, &[("WIZREG_REQUEST_TIMEOUT_SECS", "1".into())]).await;
     let origin = format!("http://127.0.0.1:{}", server.port);
     let host = format!("127.0.0.1:{}", server.port);
