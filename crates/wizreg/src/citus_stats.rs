@@ -15,6 +15,9 @@
 //! Cost: at most one platform-role query per [`CACHE_FOR`] (scrapes in between get the cached
 //! figures), which Citus fans out to every node, under a 2 s statement timeout. A failed read
 //! exports `wizreg_citus_tenant_stats_up 0` and no school series, and logs its SQLSTATE only.
+//!
+//! The platform role may read them because every migrate on Citus grants it Citus's statistics
+//! functions on every node ([`grant_to_platform`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,6 +132,61 @@ impl CitusTenantStats {
             .collect())
     }
 }
+
+/// Citus's per-school statistics functions, which `/metrics` reads as the platform role
+/// ([`crate::citus_stats`]): `citus_stat_tenants` on the coordinator asks every node for its
+/// own figures as the same role. Citus grants them to `pg_monitor` only and does not carry
+/// grants on its own functions to the workers, so they are given on every node (again on each
+/// migrate, which reaches workers added since). Reading them shows counts per school id,
+/// never a school's rows.
+pub async fn grant_to_platform(admin: &tokio_postgres::Client) -> Result<(), StartupError> {
+    let fail =
+        |e| StartupError::database("grant Citus's tenant statistics to the platform role", e);
+    let (available, superuser): (bool, bool) = admin
+        .query_one(
+            "select to_regprocedure('pg_catalog.citus_stat_tenants(boolean)') is not null,
+                    (select rolsuper from pg_roles where rolname = current_user)",
+            &[],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .map_err(fail)?;
+    if !available {
+        return Ok(());
+    }
+    if !superuser {
+        // Only the functions' owner (a superuser) may grant them; /metrics then shows
+        // wizreg_citus_tenant_stats_up 0 until a superuser runs migrate.
+        tracing::warn!("not a superuser: the platform role gets no access to citus_stat_tenants (per-school Citus statistics in /metrics)");
+        return Ok(());
+    }
+    admin
+        .batch_execute(GRANT_TENANT_STATS)
+        .await
+        .map_err(fail)?;
+    let failed: Vec<String> = admin
+        .query(
+            "select nodename || ':' || nodeport from run_command_on_workers($1) where not success",
+            &[&GRANT_TENANT_STATS],
+        )
+        .await
+        .map_err(fail)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(StartupError::Failed(format!(
+            "could not grant Citus's tenant statistics to the platform role on {}",
+            failed.join(", ")
+        )))
+    }
+}
+
+const GRANT_TENANT_STATS: &str = "grant execute on function
+    pg_catalog.citus_stat_tenants(boolean), pg_catalog.citus_stat_tenants_local(boolean),
+    pg_catalog.citus_stat_tenants_local_internal(boolean) to wizreg_platform";
 
 /// The series for `stats` (`None`: the read failed), labelled by `labels`' rule.
 pub fn families(stats: Option<&[TenantStat]>, labels: &TenantLabels) -> Vec<MetricFamily> {
