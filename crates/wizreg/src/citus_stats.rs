@@ -237,3 +237,68 @@ pub fn families(stats: Option<&[TenantStat]>, labels: &TenantLabels) -> Vec<Metr
     }
     registry.gather()
 }
+
+#[cfg(test)]
+mod tests {
+    use prometheus::{Encoder, TextEncoder};
+
+    use super::*;
+
+    fn text(families: &[MetricFamily]) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(families, &mut out)
+            .expect("encode");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    fn stat(tenant: Uuid, queries: i64) -> TenantStat {
+        TenantStat {
+            tenant,
+            reads: [queries, 0],
+            queries: [queries, 1],
+            cpu_seconds: [0.5, 0.25],
+        }
+    }
+
+    #[test]
+    fn a_labelled_school_has_its_slug_and_every_other_school_is_summed_into_other() {
+        let labels = TenantLabels::new(1);
+        let (hogwarts, durmstrang, beauxbatons) =
+            (TenantId::new_v7(), TenantId::new_v7(), TenantId::new_v7());
+        labels.label(hogwarts, "hogwarts");
+        // Past the limit: not labelled.
+        labels.label(durmstrang, "durmstrang");
+        let stats = [
+            stat(hogwarts.as_uuid(), 3),
+            stat(durmstrang.as_uuid(), 2),
+            stat(beauxbatons.as_uuid(), 5),
+        ];
+
+        let out = text(&families(Some(&stats), &labels));
+
+        assert!(out.contains("wizreg_citus_tenant_stats_up 1"), "{out}");
+        for line in [
+            r#"wizreg_citus_tenant_queries{period="current",tenant="hogwarts"} 3"#,
+            r#"wizreg_citus_tenant_queries{period="current",tenant="other"} 7"#,
+            r#"wizreg_citus_tenant_queries{period="last",tenant="other"} 2"#,
+            r#"wizreg_citus_tenant_reads{period="current",tenant="other"} 7"#,
+            r#"wizreg_citus_tenant_cpu_seconds{period="last",tenant="hogwarts"} 0.25"#,
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in {out}");
+        }
+        assert!(
+            !out.contains("durmstrang") && !out.contains("beauxbatons"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_failed_read_is_up_0_with_no_school_series() {
+        let labels = TenantLabels::new(5);
+        labels.label(TenantId::new_v7(), "hogwarts");
+        let out = text(&families(None, &labels));
+        assert!(out.contains("wizreg_citus_tenant_stats_up 0"), "{out}");
+        assert!(!out.contains("tenant="), "{out}");
+    }
+}
