@@ -71,7 +71,12 @@ impl DbError {
     /// The server's own text, for operators' debugging only. It may quote data: never put it
     /// in a response or a log line.
     pub fn server_detail(&self) -> Option<String> {
-        self.source.as_ref().map(ToString::to_string)
+        let source = self.source.as_ref()?;
+        // A server error's own `Display` is just "db error": its text is in the `DbError`.
+        Some(match source.as_db_error() {
+            Some(db) => format!("{} (sqlstate {})", db.message(), db.code().code()),
+            None => source.to_string(),
+        })
     }
 }
 

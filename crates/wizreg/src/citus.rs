@@ -18,7 +18,10 @@
 //!   `SET LOCAL` reaches the workers inside a tenant transaction, and `enter_tenant` is (again)
 //!   the plpgsql `SET LOCAL` form: a `set_config()` call never reaches a worker.
 //!
-//! All of it runs in one transaction: a failure leaves the database as it was.
+//! - The platform role may read Citus's per-school statistics on every node (for `/metrics`,
+//!   [`crate::citus_stats`]).
+//!
+//! All of it but that grant runs in one transaction: a failure leaves the database as it was.
 
 use std::collections::HashMap;
 
@@ -61,17 +64,37 @@ pub async fn prepare_owner(admin: &Client) -> Result<(), StartupError> {
 /// workers, and no session could log in there as them, so they are created on the workers
 /// (with the same login attribute; membership and settings follow through Citus from then on).
 pub async fn roles_on_workers(admin: &Client, runtime_user: &str) -> Result<(), StartupError> {
-    admin
-        .execute(
-            "select run_command_on_workers(format(
-               'do $r$ begin if not exists (select from pg_roles where rolname = %L) then create role %I %s; end if; end $r$',
-               rolname, rolname, case when rolcanlogin then 'login' else 'nologin' end))
-             from pg_roles
-             where rolname in ('wizreg_owner', 'wizreg_app', 'wizreg_platform', $1)",
+    // Each worker creates the roles as its own, local objects: with DDL propagation on, a
+    // worker that holds Citus metadata hands `CREATE ROLE` on to the other nodes, which
+    // deadlocks with this very call. `run_command_on_workers` reports a worker's failure in
+    // its result rows, not as an error: each row is checked, or a worker left without the
+    // roles would surface later as "role does not exist" from an unrelated statement.
+    let rows = admin
+        .query(
+            "select w.nodename, w.nodeport, w.success, w.result
+             from (select 'begin; set local citus.enable_ddl_propagation to off; '
+                          || string_agg(format(
+                               'do $r$ begin if not exists (select from pg_roles where rolname = %L) then create role %I %s; end if; end $r$',
+                               rolname, rolname, case when rolcanlogin then 'login' else 'nologin' end), '; ')
+                          || '; commit' as command
+                   from pg_roles
+                   where rolname in ('wizreg_owner', 'wizreg_app', 'wizreg_platform', $1)
+                   having count(*) > 0) roles,
+                  run_command_on_workers(roles.command) w",
             &[&runtime_user],
         )
         .await
         .map_err(|e| StartupError::database("create the roles on the workers", e))?;
+    for row in rows {
+        if !row.get::<_, bool>(2) {
+            let node: String = row.get(0);
+            let port: i32 = row.get(1);
+            let reason: String = row.get(3);
+            return Err(StartupError::Failed(format!(
+                "could not create the roles on the Citus worker {node}:{port}: {reason}"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -180,6 +203,7 @@ pub async fn distribute(
             .map_err(fail("make enter_tenant the SET LOCAL form"))?;
     }
     tx.commit().await.map_err(fail("commit the distribution"))?;
+    crate::citus_stats::grant_to_platform(admin).await?;
     Ok(done)
 }
 

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache_epochs;
 pub mod citus;
+pub mod citus_stats;
 pub mod cli;
 pub mod config;
 pub mod console;

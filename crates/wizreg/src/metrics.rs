@@ -134,8 +134,19 @@ impl Metrics {
 
     /// The Prometheus text exposition: the recorded series plus `values` as of now.
     pub fn render(&self, values: ScrapeValues) -> String {
+        self.render_with(values, Vec::new())
+    }
+
+    /// [`Metrics::render`] plus `extra` series read at scrape time (Citus's per-school
+    /// statistics, [`crate::citus_stats`]).
+    pub fn render_with(
+        &self,
+        values: ScrapeValues,
+        extra: Vec<prometheus::proto::MetricFamily>,
+    ) -> String {
         let mut families = self.registry.gather();
         families.extend(scrape_families(values));
+        families.extend(extra);
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::with_capacity(16 * 1024);
         TextEncoder::new()
@@ -247,6 +258,15 @@ impl TenantLabels {
             return self.other.clone();
         }
         seen.entry(id).or_insert_with(|| slug.into()).clone()
+    }
+
+    /// The label a school already has, without giving it one: for series that come from the
+    /// database rather than from a request (Citus's per-school statistics).
+    pub fn labelled(&self, id: TenantId) -> Option<Arc<str>> {
+        if self.limit == 0 {
+            return None;
+        }
+        self.seen.read().ok()?.get(&id).cloned()
     }
 }
 

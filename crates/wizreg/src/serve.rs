@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tenancy::Tenancy;
 
 use crate::auth::Authenticator;
+use crate::citus_stats::CitusTenantStats;
 use crate::config::{Config, Secret, ServeArgs};
 use crate::database::{Database, Role};
 use crate::error::StartupError;
@@ -113,6 +114,8 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
         tenancy.clone(),
     );
     let platform = Platform::new(database, crate::database::statement_mode(config));
+    let citus_stats =
+        CitusTenantStats::for_deployment(&platform, config.metrics_tenant_labels).await?;
     let admin_token = admin_token(config, database)?;
     let auth = Authenticator::from_config(config, database, &tenancy)?;
     let safeguards = Safeguards {
@@ -129,6 +132,7 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
         safeguards,
     )
     .with_tenant_label_limit(config.metrics_tenant_labels)
+    .with_citus_stats(citus_stats)
     .with_import_max_bytes(config.import_max_bytes)
     .with_console(crate::console::ConsoleSettings::from_config(
         config, database,

@@ -211,8 +211,7 @@ async fn read_placement(owner: &Client, tenant: TenantId) -> Result<TenantPlacem
 const TRANSFER_MODE: &str = "block_writes";
 
 /// Citus copies shard rows as the connected user. Every tenant table forces RLS, so anyone but
-/// a superuser (or a BYPASSRLS role) would copy them with no tenant set: none of them. Also
-/// readies the session for a transfer.
+/// a superuser (or a BYPASSRLS role) would copy them with no tenant set: none of them.
 async fn ensure_sees_every_row(owner: &Client) -> Result<(), ShardError> {
     let bypasses: bool = owner
         .query_one(
@@ -221,19 +220,7 @@ async fn ensure_sees_every_row(owner: &Client) -> Result<(), ShardError> {
         )
         .await?
         .get(0);
-    bypasses.then_some(()).ok_or(ShardError::NeedsSuperuser)?;
-    // Citus reaches the node it runs on as `citus.local_hostname` (default `localhost`, over
-    // TCP), for instance to clean up an earlier transfer's leftovers first. A coordinator
-    // registered by its socket directory (the embedded cluster) listens on no TCP port: name
-    // that directory instead, for this session.
-    owner
-        .execute(
-            "select set_config('citus.local_hostname', nodename, false)
-             from pg_dist_node where groupid = 0 and nodename like '/%'",
-            &[],
-        )
-        .await?;
-    Ok(())
+    bypasses.then_some(()).ok_or(ShardError::NeedsSuperuser)
 }
 
 /// Gives `tenant` a shard group of its own (every co-located table, `CASCADE`), on the worker

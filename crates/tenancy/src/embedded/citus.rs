@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Nodes find each other by socket directory: Citus takes a path as a node's host name, so no
-//! node listens on TCP. Citus keeps its metadata per database, so [`EmbeddedCitus::prepare_database`]
+//! node listens on TCP, and each node's `citus.local_hostname` (how Citus reaches the node it
+//! runs on) is its own socket directory. Citus keeps its metadata per database, so [`EmbeddedCitus::prepare_database`]
 //! creates the database and the extension on every node and registers the coordinator and the
 //! workers in it; [`EmbeddedCitus::copy_database`] clones a prepared database on every node
 //! at once (the copies point at each other, as the originals did), which is how tests get a
@@ -26,7 +27,9 @@ use std::process::Command;
 
 use tokio_postgres::{Client, NoTls};
 
-use super::{find_binaries, EmbeddedError, EmbeddedOptions, EmbeddedPostgres, PORT, SUPERUSER};
+use super::{
+    find_binaries, socket_dir_of, EmbeddedError, EmbeddedOptions, EmbeddedPostgres, PORT, SUPERUSER,
+};
 
 /// Server settings every node gets: Citus itself, and logical WAL so shards can be moved
 /// between workers while they stay readable.
@@ -71,7 +74,7 @@ impl EmbeddedCitus {
             .map(|s| s.to_string())
             .chain(settings.iter().cloned())
             .collect();
-        let coordinator = EmbeddedPostgres::start_with(&options, &settings)?;
+        let coordinator = start_node(&options, &settings)?;
         let mut this = Self {
             coordinator,
             workers: Vec::new(),
@@ -79,7 +82,7 @@ impl EmbeddedCitus {
             settings,
         };
         for n in 1..=workers.max(1) {
-            let worker = EmbeddedPostgres::start_with(&this.worker_options(n), &this.settings)?;
+            let worker = start_node(&this.worker_options(n), &this.settings)?;
             this.workers.push(worker);
         }
         Ok(this)
@@ -111,7 +114,7 @@ impl EmbeddedCitus {
     /// signal is tied to the calling thread.
     pub fn restart_worker(&mut self, index: usize) -> Result<(), EmbeddedError> {
         let options = self.worker_options(index + 1);
-        self.workers[index] = EmbeddedPostgres::start_with(&options, &self.settings)?;
+        self.workers[index] = start_node(&options, &self.settings)?;
         Ok(())
     }
 
@@ -238,6 +241,20 @@ impl EmbeddedCitus {
             worker.stop();
         }
     }
+}
+
+/// Starts (or attaches to) one node with `settings`, plus `citus.local_hostname` naming its
+/// own socket directory: Citus connects to the node it runs on by that name (default
+/// `localhost`, over TCP, where no node listens), for instance to clean up after a shard
+/// split or move, or to run a background task.
+fn start_node(
+    options: &EmbeddedOptions,
+    settings: &[String],
+) -> Result<EmbeddedPostgres, EmbeddedError> {
+    let own_host = socket_dir_of(&options.data_dir)?;
+    let mut settings = settings.to_vec();
+    settings.push(format!("citus.local_hostname={}", own_host.display()));
+    EmbeddedPostgres::start_with(options, &settings)
 }
 
 /// Where worker `n` (1-based) of the cluster in `data_dir` lives.

@@ -139,9 +139,7 @@ impl EmbeddedPostgres {
     ) -> Result<Self, EmbeddedError> {
         let bin = discover::find_binaries_with(options.pg_bin.as_deref(), options.hints)?;
         let account = server_account(options.hints)?;
-        fs::create_dir_all(&options.data_dir).map_err(io_err("create", &options.data_dir))?;
-        let data_dir =
-            fs::canonicalize(&options.data_dir).map_err(io_err("resolve", &options.data_dir))?;
+        let data_dir = resolve_data_dir(&options.data_dir)?;
         // The directories above the data dir must let the server account through; the data dir
         // itself is made passable just below (it may have been created 0700, under umask 077).
         if account.is_some() && !reachable_by_others(&data_dir) {
@@ -156,7 +154,7 @@ impl EmbeddedPostgres {
                 .map_err(io_err("chmod", &data_dir))?;
         }
         let pgdata = data_dir.join("pgdata");
-        let socket_dir = data_dir.join("run");
+        let socket_dir = data_dir.join(SOCKET_SUBDIR);
         private_dir(&pgdata, account)?;
         private_dir(&socket_dir, account)?;
         let this = Self {
@@ -233,6 +231,22 @@ impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The socket directory's place under the data directory.
+const SOCKET_SUBDIR: &str = "run";
+
+/// The data directory, created if missing and made absolute and canonical: the server's
+/// socket directory is named after it, and other nodes reach the server by that name.
+fn resolve_data_dir(data_dir: &Path) -> Result<PathBuf, EmbeddedError> {
+    fs::create_dir_all(data_dir).map_err(io_err("create", data_dir))?;
+    fs::canonicalize(data_dir).map_err(io_err("resolve", data_dir))
+}
+
+/// The socket directory the server of the cluster in `data_dir` listens in (created, with
+/// the data directory, if missing), as [`EmbeddedPostgres::socket_dir`] will name it.
+fn socket_dir_of(data_dir: &Path) -> Result<PathBuf, EmbeddedError> {
+    Ok(resolve_data_dir(data_dir)?.join(SOCKET_SUBDIR))
 }
 
 /// A libpq URL for a server listening in `socket_dir`.

@@ -19,9 +19,10 @@ pub struct EdgeArgs {
     pub tls_key: Option<PathBuf>,
 
     /// A second, plain-HTTP listener for operations: `/metrics` without a token, `/healthz`,
-    /// `/readyz`. Keep it on loopback or an internal network. Unset: none (then `/metrics`
-    /// needs the admin token on the main listener).
-    #[arg(long, env = "WIZREG_OPS_BIND")]
+    /// `/readyz`. A bare port means loopback (`9464` is `127.0.0.1:9464`); keep any other
+    /// address on an internal network. Unset: none (then `/metrics` needs the admin token on
+    /// the main listener).
+    #[arg(long, env = "WIZREG_OPS_BIND", value_parser = ops_address)]
     pub ops_bind: Option<SocketAddr>,
 
     /// Seconds a new connection (TLS handshake included) has to send a complete request head,
@@ -46,6 +47,16 @@ pub struct EdgeArgs {
     #[arg(long, env = "WIZREG_MAX_CONNECTIONS", default_value_t = 10_000,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+}
+
+/// `host:port`, or a bare port on loopback: the safe place for an unauthenticated listener.
+fn ops_address(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    value
+        .parse()
+        .map_err(|_| format!("'{value}' is neither host:port nor a port"))
 }
 
 #[cfg(test)]
@@ -96,5 +107,16 @@ mod tests {
             ),
             (10, 30, 75, 10_000, None)
         );
+    }
+
+    #[test]
+    fn a_bare_operations_port_listens_on_loopback() {
+        let ops = |value: &str| {
+            Both::try_parse_from(["wizreg", "--ops-bind", value])
+                .map(|both| both.serve.edge.ops_bind.expect("set").to_string())
+        };
+        assert_eq!(ops("9464").expect("a port"), "127.0.0.1:9464");
+        assert_eq!(ops("10.0.0.5:9464").expect("an address"), "10.0.0.5:9464");
+        assert!(ops("metrics").is_err());
     }
 }

@@ -14,6 +14,7 @@ mod forms;
 mod pages;
 mod session;
 mod settings;
+mod sign_in_page;
 mod staff;
 mod view;
 

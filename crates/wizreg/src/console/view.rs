@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::assets;
 
 /// Which console a page belongs to, for its header and navigation.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Area<'a> {
     /// A school's staff console: the school's name, the current section, and whether a
     /// sign-out button belongs in the header (not in `open` mode).

@@ -1,7 +1,8 @@
 //! `GET /metrics`: the Prometheus text exposition (series and label rules in
 //! [`crate::metrics`]). On the main listener it needs the admin token: the series describe the
 //! deployment (and, when opted in, name schools). The operations listener (`WIZREG_OPS_BIND`)
-//! serves it without one.
+//! serves it without one. On Citus with per-school labels on, a scrape also reads Citus's
+//! per-school statistics ([`crate::citus_stats`], cached).
 
 use std::sync::atomic::Ordering;
 
@@ -11,12 +12,14 @@ use axum::response::IntoResponse;
 
 use super::admin::AdminToken;
 use super::AppState;
+use crate::citus_stats::families;
 use crate::metrics::{metrics, ScrapeValues};
 
 /// Prometheus metrics
 ///
 /// Requests by route, method, status and school, pool gauges and timeouts, per-school limit
-/// rejections, and database errors by SQLSTATE class, in the Prometheus text format. Needs the
+/// rejections, and database errors by SQLSTATE class (on Citus with per-school labels on, also
+/// Citus's per-school query statistics), in the Prometheus text format. Needs the
 /// admin token (the operations listener, `WIZREG_OPS_BIND`, serves it without one).
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
     security(("admin_token" = [])),
@@ -43,11 +46,15 @@ pub async fn metrics_unguarded(State(state): State<AppState>) -> impl IntoRespon
         rate_limited: limits.rate_limited(),
         concurrency_limited: limits.concurrency_limited(),
     };
+    let citus = match &state.citus_stats {
+        Some(stats) => families(stats.read().await.as_deref(), &state.tenant_labels),
+        None => Vec::new(),
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics().render(values),
+        metrics().render_with(values, citus),
     )
 }

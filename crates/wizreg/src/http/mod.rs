@@ -61,6 +61,8 @@ pub struct SharedState {
     pub tenant_labels: Arc<TenantLabels>,
     /// The largest import body accepted (`WIZREG_IMPORT_MAX_BYTES`).
     pub import_max_bytes: u64,
+    /// Citus's per-school statistics for `/metrics` (on Citus, with per-school labels on).
+    pub citus_stats: Option<Arc<crate::citus_stats::CitusTenantStats>>,
     /// Platform connections: reachable only through the [`admin::PlatformAdmin`] extractor.
     platform: Platform,
     admin_token: Option<Secret>,
@@ -100,6 +102,7 @@ impl AppState {
             auth: safeguards.auth,
             tenant_labels: Arc::new(TenantLabels::new(DEFAULT_TENANT_LABELS)),
             import_max_bytes: admin::portability::DEFAULT_IMPORT_MAX_BYTES,
+            citus_stats: None,
             platform,
             admin_token,
             console: crate::console::ConsoleSettings::ephemeral(),
@@ -121,6 +124,12 @@ impl AppState {
     /// Gives the first `limit` schools served a metric label of their own.
     pub fn with_tenant_label_limit(mut self, limit: usize) -> Self {
         Arc::make_mut(&mut self.0).tenant_labels = Arc::new(TenantLabels::new(limit));
+        self
+    }
+
+    /// Exports Citus's per-school statistics in `/metrics`.
+    pub fn with_citus_stats(mut self, stats: Option<crate::citus_stats::CitusTenantStats>) -> Self {
+        self.citus_stats = stats.map(Arc::new);
         self
     }
 

@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 pub type Outcome<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub const ADMIN_TOKEN: &str = "console-test-admin-token-0123456789";
+/// The HS256 secret of the server that asks for credentials (it takes API keys and JWTs).
+pub const JWT_SECRET: &str = "console-test-jwt-secret-0123456789abcdef";
 const AXE_VERSION: &str = "4.14.1";
 
 #[derive(Debug)]
 pub struct Fixture {
     /// `WIZREG_AUTH=open`: the staff console needs no sign-in.
     pub open_port: u16,
-    /// `WIZREG_AUTH=api-key`, attached to the same database.
+    /// `WIZREG_AUTH=api-key,jwt`, attached to the same database.
     pub key_port: u16,
     pub webdriver: String,
     pub chromium: PathBuf,
@@ -74,14 +76,22 @@ impl Fixture {
         };
         let data_dir = fixture._data.path().join("wizreg");
         // The first server starts the embedded PostgreSQL; the second attaches to it.
-        for (port, auth) in [(fixture.open_port, "open"), (fixture.key_port, "api-key")] {
-            let log =
-                std::fs::File::create(fixture._data.path().join(format!("serve-{auth}.log")))?;
+        for (port, auth) in [
+            (fixture.open_port, "open"),
+            (fixture.key_port, "api-key,jwt"),
+        ] {
+            let log = std::fs::File::create(
+                fixture
+                    ._data
+                    .path()
+                    .join(format!("serve-{}.log", auth.replace(',', "-"))),
+            )?;
             let child = Command::new(env!("CARGO_BIN_EXE_wizreg"))
                 .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
                 .env("WIZREG_DATA_DIR", &data_dir)
                 .env("WIZREG_AUTH", auth)
                 .env("WIZREG_ADMIN_TOKEN", ADMIN_TOKEN)
+                .env("WIZREG_JWT_SECRET", JWT_SECRET)
                 .env_remove("DATABASE_URL")
                 .env_remove("WIZREG_ADMIN_DATABASE_URL")
                 .stdin(Stdio::null())

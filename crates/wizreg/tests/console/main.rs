@@ -39,6 +39,7 @@ fn main() {
         scenario!(staff::validation_errors_show_next_to_the_field_and_houses_and_paging_work),
         scenario!(sign_in::sign_in_and_out_with_an_api_key_and_a_revoked_key_ends_the_session),
         scenario!(sign_in::a_hogwarts_session_on_castelobruxos_host_gets_403),
+        scenario!(sign_in::a_jwt_signs_in_to_its_own_school_only_and_an_expired_one_is_refused),
         scenario!(sign_in::suspended_and_unknown_schools_see_their_own_page),
         scenario!(operator::operator_creates_suspends_keys_exports_imports_and_deletes_a_school),
         scenario!(security::a_cross_site_form_post_without_the_token_is_refused),

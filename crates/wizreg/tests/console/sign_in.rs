@@ -1,5 +1,6 @@
-//! The staff console with `WIZREG_AUTH=api-key`: signing in and out, a revoked key, a session
-//! of one school on another school's host, and suspended or unknown schools.
+//! The staff console with `WIZREG_AUTH=api-key,jwt`: signing in and out with a key or a JWT, a
+//! revoked key, an expired token, a session or token of one school on another school's host,
+//! and suspended or unknown schools.
 
 use std::sync::Arc;
 
@@ -263,5 +264,75 @@ pub async fn suspended_and_unknown_schools_see_their_own_page(
     ensure(
         reply.status == 404,
         format!("unknown school: {}", reply.status),
+    )
+}
+
+/// An HS256 JWT naming the school `tenant_id`, valid for `lifetime_secs` from now (negative:
+/// expired that long ago).
+fn jwt(tenant_id: &str, lifetime_secs: i64) -> Outcome<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = serde_json::json!({
+        "tenant_id": tenant_id,
+        "sub": "teacher@uagadou.example",
+        "exp": i64::try_from(now)? + lifetime_secs,
+    });
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(crate::fixture::JWT_SECRET.as_bytes()),
+    )?)
+}
+
+/// A school's UUID, from the admin API.
+fn school_id(fixture: &Fixture, slug: &str) -> Outcome<String> {
+    let reply = fixture.admin("GET", &format!("/admin/tenants/{slug}"), "")?;
+    ensure(reply.status == 200, reply.body.clone())?;
+    let school: serde_json::Value = serde_json::from_str(&reply.body)?;
+    Ok(school["id"].as_str().ok_or("no id")?.to_owned())
+}
+
+pub async fn a_jwt_signs_in_to_its_own_school_only_and_an_expired_one_is_refused(
+    fixture: Arc<Fixture>,
+    browser: Arc<Browser>,
+) -> Outcome {
+    fixture.create_school("mahoutokoro", "Mahoutokoro")?;
+    fixture.create_school("salem-witches", "Salem Witches")?;
+    let mahoutokoro = school_id(&fixture, "mahoutokoro")?;
+    let salem = school_id(&fixture, "salem-witches")?;
+    let origin = fixture.origin(Some("mahoutokoro"), fixture.key_port);
+    browser.goto(&format!("{origin}/ui/sign-in")).await?;
+
+    sign_in(&browser, &jwt(&mahoutokoro, -3600)?).await?;
+    let error = browser.text_of("api_key-error").await?;
+    ensure(
+        error.starts_with("API key is not valid"),
+        format!("an expired token: {error}"),
+    )?;
+
+    sign_in(&browser, &jwt(&salem, 300)?).await?;
+    let error = browser.text_of("api_key-error").await?;
+    ensure(
+        error.contains("belongs to another school"),
+        format!("another school's token on this host: {error}"),
+    )?;
+
+    sign_in(&browser, &jwt(&mahoutokoro, 300)?).await?;
+    ensure(
+        browser.path().await? == "/ui/students",
+        "signed in with the school's token, the students page",
+    )?;
+    browser.fill("Name", "Hiroshi Tanaka").await?;
+    browser.press("Add student").await?;
+    let listed = browser.text().await?;
+    ensure(
+        listed.contains("Mahoutokoro") && listed.contains("Hiroshi Tanaka"),
+        "the token's school, and a student added in it",
+    )?;
+    let added = fixture.api("GET", "/students", &[("X-Tenant", "salem-witches")], "")?;
+    ensure(
+        !added.body.contains("Hiroshi Tanaka"),
+        "nothing reached the other school",
     )
 }

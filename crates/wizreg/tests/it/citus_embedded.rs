@@ -1,7 +1,7 @@
 //! `WIZREG_CITUS_WORKERS=2`: the real binary runs a coordinator and two workers under its data
 //! directory, distributes the schema, serves the demo schools, lets a second `wizreg` attach,
 //! keeps its data across restarts, and leaves no server process behind after `kill -9` or a
-//! graceful stop.
+//! graceful stop. Each node knows itself by its socket directory (`citus.local_hostname`).
 
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use tokio_postgres::NoTls;
 
-use crate::harness::processes_using;
+use tenancy::embedded::SUPERUSER;
+
+use crate::harness::{processes_using, Backend, TestApp};
 use crate::lifecycle::{temp_dir, Server};
 
 const CITUS: [(&str, &str); 1] = [("WIZREG_CITUS_WORKERS", "2")];
@@ -104,4 +106,58 @@ async fn an_embedded_citus_cluster_serves_persists_and_leaves_no_process_behind(
     kill(restarted.pid(), Signal::SIGTERM).expect("SIGTERM");
     assert!(restarted.wait_exit().await);
     assert_eq!(processes_using(dir.path()), 0, "no PostgreSQL left behind");
+}
+
+/// Each node's `citus.local_hostname` is the socket directory it is registered by: Citus
+/// reaches its own node by that name, and a split or move first connects to its own node
+/// (to clean up leftovers of earlier transfers) before anything else. The session below sets
+/// nothing of its own, so the split works on the launcher's settings alone.
+#[tokio::test]
+async fn every_node_names_itself_by_its_socket_directory_so_a_split_reaches_its_own_node() {
+    let app = TestApp::on(Backend::Citus).await;
+    let coordinator = app.privileged().await;
+    let nodes: Vec<String> = coordinator
+        .query("select nodename from pg_dist_node order by groupid", &[])
+        .await
+        .expect("nodes")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(nodes.len(), 3, "the coordinator and two workers: {nodes:?}");
+    for node in &nodes {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host_path(node)
+            .port(5432)
+            .user(SUPERUSER)
+            .dbname(&app.dbname)
+            .connect(NoTls)
+            .await
+            .expect("connect to the node by its registered name");
+        tokio::spawn(connection);
+        let own: String = client
+            .query_one("show citus.local_hostname", &[])
+            .await
+            .expect("show")
+            .get(0);
+        assert_eq!(&own, node);
+    }
+
+    let split = "select isolate_tenant_to_new_shard('wizreg.student', $1::uuid, 'CASCADE',
+                   shard_transfer_mode => 'block_writes')";
+    let hogwarts = app.hogwarts.id.as_uuid();
+    // Citus's default name, where no node listens: the split cannot even start.
+    coordinator
+        .batch_execute("set citus.local_hostname = 'localhost'")
+        .await
+        .expect("set");
+    let refused = coordinator.execute(split, &[&hogwarts]).await;
+    assert!(refused.is_err(), "{refused:?}");
+    coordinator
+        .batch_execute("reset citus.local_hostname")
+        .await
+        .expect("reset");
+    let done = coordinator.execute(split, &[&hogwarts]).await;
+    assert!(done.is_ok(), "{done:?}");
+    let listed = app.get("/students").tenant("hogwarts").send().await;
+    assert_eq!(listed.status, axum::http::StatusCode::OK);
 }

@@ -30,8 +30,8 @@ impl Server {
     /// Starts `wizreg serve` in embedded mode on `data_dir` with extra environment variables.
     pub(crate) async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
-        let log =
-            std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log");
+        let log_path = data_dir.with_extension(format!("{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_wizreg"))
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("WIZREG_DATA_DIR", data_dir)
@@ -44,13 +44,16 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("run wizreg");
-        let server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut server = Self { child, port };
+        // Generous: a first Citus start runs initdb for every node, on a machine that may be
+        // running the rest of the suite too.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while server.request("GET", "/healthz", None).await.map(|r| r.0) != Some(200) {
-            assert!(
-                Instant::now() < deadline,
-                "wizreg did not start on {data_dir:?}"
-            );
+            let exited = server.child.try_wait().expect("wait");
+            if exited.is_some() || Instant::now() >= deadline {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("wizreg did not start on {data_dir:?} (exit: {exited:?}); its log:\n{log}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         server
@@ -96,8 +99,18 @@ impl Server {
 }
 
 pub(crate) fn request_head(method: &str, path: &str, content_length: usize) -> String {
+    request_head_for("hogwarts", method, path, content_length)
+}
+
+/// A request head naming `school` by `X-Tenant`, closing the connection after the answer.
+pub(crate) fn request_head_for(
+    school: &str,
+    method: &str,
+    path: &str,
+    content_length: usize,
+) -> String {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: hogwarts\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: {school}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
 }
 

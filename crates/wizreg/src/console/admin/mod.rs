@@ -9,14 +9,14 @@ mod schools;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use maud::html;
 
 use super::csrf::{ConsoleForm, CsrfToken};
 use super::session;
-use super::view::{csrf_field, notice, page, Area, Field, Frame};
+use super::sign_in_page::{Notice, SignInPage};
+use super::view::Area;
 use crate::http::admin::PlatformAdmin;
 use crate::http::AppState;
 
@@ -88,57 +88,24 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct Notice {
-    ended: Option<String>,
-    signed_out: Option<String>,
-}
+const PAGE: SignInPage = SignInPage {
+    title: "Operator sign-in",
+    lede: "Manage schools, their API keys and their data.",
+    area: Area::Operator { signed_in: false },
+    action: "/ui/admin/sign-in",
+    field: (
+        "token",
+        "Admin token",
+        "The deployment's WIZREG_ADMIN_TOKEN (a development server prints it at its first start).",
+    ),
+    session: session::OPERATOR,
+};
 
 async fn sign_in_form(
     Extension(csrf): Extension<CsrfToken>,
     axum::extract::Query(query): axum::extract::Query<Notice>,
 ) -> Response {
-    let message = if query.ended.is_some() {
-        Some("Your session has ended. Sign in again to continue.")
-    } else if query.signed_out.is_some() {
-        Some("You are signed out.")
-    } else {
-        None
-    };
-    render_sign_in(&csrf.0, message, None, StatusCode::OK)
-}
-
-fn render_sign_in(
-    csrf: &str,
-    message: Option<&str>,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let field = Field::text("token", "Admin token", "")
-        .kind("password")
-        .required()
-        .hint("The deployment's WIZREG_ADMIN_TOKEN (a development server prints it at its first start).")
-        .error(error);
-    let markup = page(
-        Frame::new(
-            "Operator sign-in",
-            Area::Operator { signed_in: false },
-            csrf,
-        ),
-        html! {
-            section.panel.narrow aria-labelledby="sign-in-title" {
-                h1 #sign-in-title { "Operator sign-in" }
-                p.lede { "Manage schools, their API keys and their data." }
-                (notice(message))
-                form method="post" action="/ui/admin/sign-in" {
-                    (csrf_field(csrf))
-                    (field.render())
-                    div.actions { button type="submit" { "Sign in" } }
-                }
-            }
-        },
-    );
-    (status, Html(markup.into_string())).into_response()
+    PAGE.render(&csrf.0, query.message(), None, StatusCode::OK)
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -161,7 +128,7 @@ async fn sign_in(
         } else {
             format!("is not valid ({})", err.message())
         };
-        return render_sign_in(&csrf.0, None, Some(&error), StatusCode::UNAUTHORIZED);
+        return PAGE.render(&csrf.0, None, Some(&error), StatusCode::UNAUTHORIZED);
     }
     let secure = session::is_https(&headers, &uri, &state.console);
     let mut response = super::see_other("/ui/admin/");
@@ -178,10 +145,5 @@ async fn sign_out(
     uri: Uri,
     ConsoleForm(_): ConsoleForm<super::staff::Empty>,
 ) -> Response {
-    let secure = session::is_https(&headers, &uri, &state.console);
-    let mut response = super::see_other("/ui/admin/sign-in?signed_out=1");
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, session::end(session::OPERATOR, secure));
-    response
+    PAGE.sign_out(&state, &headers, &uri)
 }

@@ -14,6 +14,7 @@ use crate::console::csrf::{token_matches, CsrfToken};
 use crate::console::pages::Problem;
 use crate::console::see_other;
 use crate::http::admin::portability::{self, NdjsonBody, NDJSON};
+use crate::http::deadline::RequestDeadline;
 use crate::http::error::ErrorCode;
 use crate::http::AppState;
 
@@ -31,6 +32,7 @@ pub(super) async fn import(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Extension(expected): Extension<CsrfToken>,
+    deadline: Option<Extension<RequestDeadline>>,
     request_headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Result<Response, Problem> {
@@ -68,9 +70,9 @@ pub(super) async fn import(
         operator.admin.clone(),
         State(state.clone()),
         Path(slug.clone()),
-        // The console's own request deadline is not extended per line: a large upload through
-        // the console is bounded by WIZREG_REQUEST_TIMEOUT_SECS (the CLI and API are not).
-        None,
+        // Each imported line moves this request's deadline, as for the API: a long upload
+        // that keeps coming is not cut off, a stalled one is.
+        deadline,
         ndjson,
     );
     let feeding = async move {

@@ -8,12 +8,13 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::deleting::Deletable;
 use super::Staff;
 use crate::console::csrf::ConsoleForm;
 use crate::console::forms::{field_errors, input, Blank};
 use crate::console::pages::Problem;
 use crate::console::see_other;
-use crate::console::view::{confirmation, csrf_field, day, notice, page, Field, Frame, Section};
+use crate::console::view::{csrf_field, day, notice, page, Field, Frame, Section};
 use crate::domain::houses::{self, House, HousePatch, NewHouse};
 use crate::domain::input::FieldErrors;
 use crate::http::error::ApiError;
@@ -236,25 +237,20 @@ pub(super) async fn update(
     }
 }
 
+const HOUSES: Deletable = Deletable {
+    noun: "house",
+    list: "/ui/houses",
+    section: Section::Houses,
+    consequence: "The house is removed; its students stay, with no house. This cannot be undone.",
+};
+
 pub(super) async fn confirm_delete(
     staff: Staff,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let house = find(&state, &staff, &id).await?;
-    let content = confirmation(
-        &staff.csrf,
-        &format!("Delete {}?", house.name),
-        "The house is removed; its students stay, with no house. This cannot be undone.",
-        &format!("/ui/houses/{}/delete", house.id),
-        "Delete house",
-        "/ui/houses",
-    );
-    let markup = page(
-        Frame::new("Delete house", staff.area(Section::Houses), &staff.csrf),
-        content,
-    );
-    Ok(Html(markup.into_string()).into_response())
+    Ok(HOUSES.confirmation_page(&staff, house.id, &house.name))
 }
 
 pub(super) async fn delete(
@@ -263,15 +259,5 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     ConsoleForm(_): ConsoleForm<super::sign_in::Empty>,
 ) -> Result<Response, Problem> {
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("house"))?;
-    let deleted = state
-        .tenancy
-        .run(staff.tenant.id(), houses::delete(id))
-        .await
-        .map_err(ApiError::from)?;
-    if deleted {
-        Ok(see_other("/ui/houses?done=deleted"))
-    } else {
-        Err(Problem::not_found("house"))
-    }
+    HOUSES.delete(&state, &staff, &id, houses::delete).await
 }

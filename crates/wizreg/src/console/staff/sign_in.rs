@@ -2,24 +2,31 @@
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use maud::html;
 use serde::Deserialize;
 
 use super::resolve;
 use crate::console::csrf::{ConsoleForm, CsrfToken};
 use crate::console::pages::Problem;
 use crate::console::session;
-use crate::console::view::{csrf_field, notice, page, Area, Field, Frame};
+use crate::console::sign_in_page::{Notice, SignInPage};
+use crate::console::view::Area;
 use crate::http::error::ErrorCode;
 use crate::http::AppState;
 
-#[derive(Debug, Deserialize)]
-pub(super) struct Notice {
-    ended: Option<String>,
-    signed_out: Option<String>,
-}
+const PAGE: SignInPage = SignInPage {
+    title: "Sign in",
+    lede: "Sign in to your school's console.",
+    area: Area::Plain,
+    action: "/ui/sign-in",
+    field: (
+        "api_key",
+        "API key",
+        "Your school's API key (it starts with wzk_), or a sign-in token (JWT) from your organisation.",
+    ),
+    session: session::STAFF,
+};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SignIn {
@@ -36,38 +43,7 @@ pub(super) async fn form(
     if !state.auth.needs_credential() {
         return crate::console::see_other("/ui/students");
     }
-    let message = if query.ended.is_some() {
-        Some("Your session has ended. Sign in again to continue.")
-    } else if query.signed_out.is_some() {
-        Some("You are signed out.")
-    } else {
-        None
-    };
-    render(&csrf.0, message, None, StatusCode::OK)
-}
-
-fn render(csrf: &str, message: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
-    let field = Field::text("api_key", "API key", "")
-        .kind("password")
-        .required()
-        .hint("Your school's API key (it starts with wzk_), or a sign-in token (JWT) from your organisation.")
-        .error(error);
-    let markup = page(
-        Frame::new("Sign in", Area::Plain, csrf),
-        html! {
-            section.panel.narrow aria-labelledby="sign-in-title" {
-                h1 #sign-in-title { "Sign in" }
-                p.lede { "Sign in to your school's console." }
-                (notice(message))
-                form method="post" action="/ui/sign-in" {
-                    (csrf_field(csrf))
-                    (field.render())
-                    div.actions { button type="submit" { "Sign in" } }
-                }
-            }
-        },
-    );
-    (status, Html(markup.into_string())).into_response()
+    PAGE.render(&csrf.0, query.message(), None, StatusCode::OK)
 }
 
 /// `POST /ui/sign-in`: the credential goes through the API's own checks; only then is the
@@ -84,7 +60,7 @@ pub(super) async fn submit(
     }
     let credential = form.api_key.trim();
     if credential.is_empty() {
-        return render(
+        return PAGE.render(
             &csrf.0,
             None,
             Some("is required"),
@@ -105,13 +81,13 @@ pub(super) async fn submit(
             );
             response
         }
-        Err(err) if err.status() == StatusCode::UNAUTHORIZED => render(
+        Err(err) if err.status() == StatusCode::UNAUTHORIZED => PAGE.render(
             &csrf.0,
             None,
             Some("is not valid: it is unknown, revoked or expired"),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(err) if err.code() == ErrorCode::TenantMismatch => render(
+        Err(err) if err.code() == ErrorCode::TenantMismatch => PAGE.render(
             &csrf.0,
             None,
             Some("belongs to another school: open that school's console instead"),
@@ -131,10 +107,5 @@ pub(super) async fn sign_out(
     uri: Uri,
     ConsoleForm(_): ConsoleForm<Empty>,
 ) -> Response {
-    let secure = session::is_https(&headers, &uri, &state.console);
-    let mut response = crate::console::see_other("/ui/sign-in?signed_out=1");
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, session::end(session::STAFF, secure));
-    response
+    PAGE.sign_out(&state, &headers, &uri)
 }

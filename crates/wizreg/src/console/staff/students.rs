@@ -11,13 +11,14 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::deleting::Deletable;
 use super::student_views::{empty_state, student_fields, table};
 use super::Staff;
 use crate::console::csrf::ConsoleForm;
 use crate::console::forms::{field_errors, input, Blank};
 use crate::console::pages::Problem;
 use crate::console::see_other;
-use crate::console::view::{confirmation, csrf_field, notice, page, Field, Frame, Section};
+use crate::console::view::{csrf_field, notice, page, Field, Frame, Section};
 use crate::domain::houses::{self, House};
 use crate::domain::input::FieldErrors;
 use crate::domain::students::{self, NewStudent, Page, Student, StudentPatch};
@@ -273,26 +274,20 @@ pub(super) async fn update(
     }
 }
 
+const STUDENTS: Deletable = Deletable {
+    noun: "student",
+    list: "/ui/students",
+    section: Section::Students,
+    consequence: "The student's record is removed from this school. This cannot be undone.",
+};
+
 pub(super) async fn confirm_delete(
     staff: Staff,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let student = find(&state, &staff, &id).await?;
-    let action = format!("/ui/students/{}/delete", student.id);
-    let content = confirmation(
-        &staff.csrf,
-        &format!("Delete {}?", student.name),
-        "The student's record is removed from this school. This cannot be undone.",
-        &action,
-        "Delete student",
-        "/ui/students",
-    );
-    let markup = page(
-        Frame::new("Delete student", staff.area(Section::Students), &staff.csrf),
-        content,
-    );
-    Ok(Html(markup.into_string()).into_response())
+    Ok(STUDENTS.confirmation_page(&staff, student.id, &student.name))
 }
 
 pub(super) async fn delete(
@@ -301,15 +296,5 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     ConsoleForm(_): ConsoleForm<super::sign_in::Empty>,
 ) -> Result<Response, Problem> {
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("student"))?;
-    let deleted = state
-        .tenancy
-        .run(staff.tenant.id(), students::delete(id))
-        .await
-        .map_err(ApiError::from)?;
-    if deleted {
-        Ok(see_other("/ui/students?done=deleted"))
-    } else {
-        Err(Problem::not_found("student"))
-    }
+    STUDENTS.delete(&state, &staff, &id, students::delete).await
 }

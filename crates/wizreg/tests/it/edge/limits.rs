@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::{exchange, head_for, parse_response, Served};
+use super::{exchange, export_with_an_empty_target, head_for, parse_response, Served};
 use crate::harness::{TestApp, ADMIN_TOKEN};
 
 const CAP: usize = 20;
@@ -78,32 +78,7 @@ async fn a_body_that_stops_arriving_gets_408_and_an_import_whose_lines_keep_comi
 
     // An export of a few students, sent back into an empty school a line at a time, each line
     // well within the timeout but the whole upload well beyond it.
-    for i in 0..4 {
-        let created = app
-            .post(
-                "/students",
-                serde_json::json!({"name": format!("Student {i}")}),
-            )
-            .tenant("hogwarts")
-            .send()
-            .await;
-        assert_eq!(created.status, 201);
-    }
-    let (_, _, export) = app
-        .get("/admin/tenants/hogwarts/export")
-        .admin()
-        .send_raw()
-        .await;
-    let created = app
-        .post(
-            "/admin/tenants",
-            serde_json::json!({"slug": "slow-import", "name": "Slow"}),
-        )
-        .admin()
-        .send()
-        .await;
-    assert_eq!(created.status, 201);
-    let export = String::from_utf8(export).expect("utf-8");
+    let export = export_with_an_empty_target(&app, "slow-import").await;
     let mut stream = server.connect().await;
     let head = format!(
         "POST /admin/tenants/slow-import/import HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

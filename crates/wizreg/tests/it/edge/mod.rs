@@ -3,6 +3,7 @@
 //! idle sockets open while two schools are served, `limits` the cap and the request timeouts,
 //! `https` HTTPS with HTTP/2 and certificate reload.
 
+mod console_import;
 mod https;
 mod limits;
 mod slow_clients;
@@ -129,4 +130,35 @@ pub fn parse_response(bytes: &[u8]) -> (u16, String) {
 /// A request head (without the blank line) for `school`.
 pub fn head_for(method: &str, path: &str, school: &str) -> String {
     format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: {school}\r\n")
+}
+
+/// Four students in hogwarts, exported, and an empty school `target` to import them into: the
+/// export's text.
+pub async fn export_with_an_empty_target(app: &TestApp, target: &str) -> String {
+    for i in 0..4 {
+        let created = app
+            .post(
+                "/students",
+                serde_json::json!({"name": format!("Student {i}")}),
+            )
+            .tenant("hogwarts")
+            .send()
+            .await;
+        assert_eq!(created.status, 201);
+    }
+    let (_, _, export) = app
+        .get("/admin/tenants/hogwarts/export")
+        .admin()
+        .send_raw()
+        .await;
+    let created = app
+        .post(
+            "/admin/tenants",
+            serde_json::json!({"slug": target, "name": "Slow"}),
+        )
+        .admin()
+        .send()
+        .await;
+    assert_eq!(created.status, 201);
+    String::from_utf8(export).expect("utf-8")
 }

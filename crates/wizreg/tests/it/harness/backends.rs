@@ -35,10 +35,17 @@ impl Backend {
                     .await
                     .expect("create the test database");
             }
-            Self::Citus => citus_cluster()
-                .copy_database(CITUS_TEMPLATE, dbname)
-                .await
-                .expect("copy the Citus template on every node"),
+            Self::Citus => {
+                // Each copy first marks the template (`allow_connections false`): two copies
+                // at once update the same catalogue row and one fails ("tuple concurrently
+                // updated"). A copy takes a fraction of a second; one at a time.
+                static COPYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+                let _one_at_a_time = COPYING.lock().await;
+                citus_cluster()
+                    .copy_database(CITUS_TEMPLATE, dbname)
+                    .await
+                    .expect("copy the Citus template on every node")
+            }
         }
     }
 }

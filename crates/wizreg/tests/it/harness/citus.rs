@@ -18,9 +18,14 @@ pub const CITUS_TEMPLATE: &str = "wizreg_citus_template";
 pub const TEST_WORKERS: usize = 2;
 
 /// Settings for test clusters: every test database gets a Citus maintenance process on each
-/// node, which the default of 8 background workers would soon run out of.
+/// node, which the default of 8 background workers would soon run out of; and test databases
+/// are never dropped, so each keeps its coordinator's maintenance connections to every worker
+/// for the whole run, on top of the running tests' own sessions.
 pub fn test_node_settings() -> Vec<String> {
-    vec!["max_worker_processes=256".into()]
+    vec![
+        "max_worker_processes=256".into(),
+        "max_connections=400".into(),
+    ]
 }
 
 /// The process-wide Citus cluster, started (and the template made) on first use.
@@ -67,6 +72,17 @@ pub fn citus_cluster() -> &'static EmbeddedCitus {
 pub fn citus_socket() -> &'static PathBuf {
     static SOCKET: OnceLock<PathBuf> = OnceLock::new();
     SOCKET.get_or_init(|| citus_cluster().coordinator().socket_dir().to_owned())
+}
+
+/// Makes `dbname` on the test cluster what an operator's Citus cluster is before Wizreg first
+/// runs there: the database and the extension on every node, the coordinator and the workers
+/// registered, nothing migrated. Returns the coordinator's socket directory.
+pub async fn unmigrated_citus_database(dbname: &str) -> &'static PathBuf {
+    citus_cluster()
+        .prepare_database(dbname)
+        .await
+        .expect("prepare a distributed database");
+    citus_socket()
 }
 
 fn data_dir() -> PathBuf {
