@@ -129,7 +129,7 @@ impl AppState {
 
     /// Exports Citus's per-school statistics in `/metrics`.
     pub fn with_citus_stats(mut self, stats: Option<crate::citus_stats::CitusTenantStats>) -> Self {
-        self.citus_stats = stats.map(Arc::new);
+        Arc::make_mut(&mut self.0).citus_stats = stats.map(Arc::new);
         self
     }
 
