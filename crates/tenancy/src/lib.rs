@@ -71,6 +71,7 @@ mod error;
 mod id;
 mod pool;
 mod resolve;
+mod statement_cache;
 #[cfg(feature = "rustls")]
 pub mod tls;
 mod tx;

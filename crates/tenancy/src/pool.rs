@@ -15,7 +15,6 @@
 //! [`crate::tls::PgTls`] or any other `MakeTlsConnect`. It is erased behind [`Opener`] so the
 //! pool type (and everything holding one) stays the same whatever the connector.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,10 +25,11 @@ use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures_util::future::Either;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row, SimpleQueryMessage, Socket, Statement};
+use tokio_postgres::{Client, Row, SimpleQueryMessage, Socket};
 
 use crate::backoff::ConnectBackoff;
 use crate::error::DbError;
+use crate::statement_cache::{StatementCache, StatementText};
 
 /// How statements reach the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -195,7 +195,7 @@ fn checkout_check_sql(setting: &str) -> String {
 pub struct PgConnection {
     client: Client,
     statement_mode: StatementMode,
-    statements: HashMap<StatementText, Statement, BuildAddressHasher>,
+    statements: StatementCache,
     /// Set before `BEGIN` is sent, cleared once `COMMIT`/`ROLLBACK` is acknowledged.
     pub(crate) in_transaction: bool,
 }
@@ -227,7 +227,7 @@ impl managed::Manager for ConnectionManager {
         Ok(PgConnection {
             client,
             statement_mode: self.statement_mode,
-            statements: HashMap::default(),
+            statements: StatementCache::default(),
             in_transaction: false,
         })
     }
@@ -272,65 +272,6 @@ impl ConnectionManager {
             tracing::error!("a pooled connection was inside a transaction, had a tenant set or held an advisory lock; discarding it");
         }
         clean
-    }
-}
-
-/// A statement's text as the statement cache's key: known by its address, not its contents.
-/// Statements are `&'static str`s from the code, so the address names one text for the life of
-/// the process, and hashing it costs a few instructions where hashing the text itself (SipHash
-/// over a few hundred bytes, four times a request) cost more than a thousand. The same text at
-/// two addresses is merely prepared twice.
-#[derive(Clone, Copy, Debug)]
-struct StatementText(&'static str);
-
-impl PartialEq for StatementText {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for StatementText {}
-
-impl std::hash::Hash for StatementText {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(self.0, state);
-    }
-}
-
-/// Hashes a [`StatementText`]'s address (and length) with one multiply: SipHash's resistance
-/// to chosen keys buys nothing for addresses the program itself chose.
-#[derive(Clone, Copy, Debug, Default)]
-struct BuildAddressHasher;
-
-impl std::hash::BuildHasher for BuildAddressHasher {
-    type Hasher = AddressHasher;
-
-    fn build_hasher(&self) -> AddressHasher {
-        AddressHasher(0)
-    }
-}
-
-#[derive(Debug)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.write_u64(u64::from(*byte));
-        }
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.write_u64(value as u64);
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        // Fx-style mixing: rotate, xor, multiply by an odd constant.
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
