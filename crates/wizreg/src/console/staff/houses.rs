@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::deleting::Deletable;
+use super::records::RecordKind;
 use super::Staff;
 use crate::console::csrf::ConsoleForm;
 use crate::console::forms::{field_errors, input, Blank};
@@ -153,16 +153,6 @@ pub(super) async fn create(
     }
 }
 
-async fn find(state: &AppState, staff: &Staff, raw: &str) -> Result<House, Problem> {
-    let id = Uuid::parse_str(raw).map_err(|_| Problem::not_found("house"))?;
-    state
-        .tenancy
-        .run(staff.tenant.id(), houses::get(id))
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| Problem::not_found("house"))
-}
-
 fn render_edit(
     staff: &Staff,
     house: &House,
@@ -196,7 +186,7 @@ pub(super) async fn edit(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let house = find(&state, &staff, &id).await?;
+    let house = HOUSES.find(&state, &staff, &id, houses::get).await?;
     Ok(render_edit(
         &staff,
         &house,
@@ -212,15 +202,16 @@ pub(super) async fn update(
     Path(id): Path<String>,
     ConsoleForm(form): ConsoleForm<HouseForm>,
 ) -> Result<Response, Problem> {
-    let house = find(&state, &staff, &id).await?;
-    let outcome = match HousePatch::parse(house_input(&form)) {
-        Ok(patch) => state
-            .tenancy
-            .run(staff.tenant.id(), houses::update(house.id, patch))
-            .await
-            .map_err(ApiError::from),
-        Err(errors) => Err(ApiError::validation(errors)),
-    };
+    let house = HOUSES.find(&state, &staff, &id, houses::get).await?;
+    let outcome = HOUSES
+        .update(
+            &state,
+            &staff,
+            house.id,
+            HousePatch::parse(house_input(&form)),
+            houses::update,
+        )
+        .await;
     match outcome {
         Ok(Some(_)) => Ok(see_other("/ui/houses?done=renamed")),
         Ok(None) => Err(Problem::not_found("house")),
@@ -237,7 +228,7 @@ pub(super) async fn update(
     }
 }
 
-const HOUSES: Deletable = Deletable {
+const HOUSES: RecordKind = RecordKind {
     noun: "house",
     list: "/ui/houses",
     section: Section::Houses,
@@ -249,7 +240,7 @@ pub(super) async fn confirm_delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let house = find(&state, &staff, &id).await?;
+    let house = HOUSES.find(&state, &staff, &id, houses::get).await?;
     Ok(HOUSES.confirmation_page(&staff, house.id, &house.name))
 }
 

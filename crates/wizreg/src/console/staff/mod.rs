@@ -1,8 +1,8 @@
 //! The staff console on a school's host: who the user is ([`Staff`]), signing in and out,
 //! and the routes of the students and houses pages.
 
-mod deleting;
 mod houses;
+mod records;
 pub(super) mod sign_in;
 mod student_views;
 mod students;

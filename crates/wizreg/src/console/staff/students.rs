@@ -11,7 +11,7 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::deleting::Deletable;
+use super::records::RecordKind;
 use super::student_views::{empty_state, student_fields, table};
 use super::Staff;
 use crate::console::csrf::ConsoleForm;
@@ -178,23 +178,12 @@ async fn render_list(
     Ok((status, Html(markup.into_string())).into_response())
 }
 
-/// The student `raw` names, or the not-found page (a malformed id names nothing).
-async fn find(state: &AppState, staff: &Staff, raw: &str) -> Result<Student, Problem> {
-    let id = Uuid::parse_str(raw).map_err(|_| Problem::not_found("student"))?;
-    state
-        .tenancy
-        .run(staff.tenant.id(), students::get(id))
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| Problem::not_found("student"))
-}
-
 pub(super) async fn edit(
     staff: Staff,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let student = find(&state, &staff, &id).await?;
+    let student = STUDENTS.find(&state, &staff, &id, students::get).await?;
     let form = StudentForm {
         name: student.name.clone(),
         email: student.email.clone().unwrap_or_default(),
@@ -242,20 +231,21 @@ pub(super) async fn update(
     Path(id): Path<String>,
     ConsoleForm(form): ConsoleForm<StudentForm>,
 ) -> Result<Response, Problem> {
-    let student = find(&state, &staff, &id).await?;
+    let student = STUDENTS.find(&state, &staff, &id, students::get).await?;
     let fields = input(&[
         ("name", &form.name, Blank::Keep),
         ("email", &form.email, Blank::Null),
         ("house_id", &form.house_id, Blank::Null),
     ]);
-    let outcome = match StudentPatch::parse(fields) {
-        Ok(patch) => state
-            .tenancy
-            .run(staff.tenant.id(), students::update(student.id, patch))
-            .await
-            .map_err(ApiError::from),
-        Err(errors) => Err(ApiError::validation(errors)),
-    };
+    let outcome = STUDENTS
+        .update(
+            &state,
+            &staff,
+            student.id,
+            StudentPatch::parse(fields),
+            students::update,
+        )
+        .await;
     match outcome {
         Ok(Some(_)) => Ok(see_other("/ui/students?done=updated")),
         Ok(None) => Err(Problem::not_found("student")),
@@ -274,7 +264,7 @@ pub(super) async fn update(
     }
 }
 
-const STUDENTS: Deletable = Deletable {
+const STUDENTS: RecordKind = RecordKind {
     noun: "student",
     list: "/ui/students",
     section: Section::Students,
@@ -286,7 +276,7 @@ pub(super) async fn confirm_delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let student = find(&state, &staff, &id).await?;
+    let student = STUDENTS.find(&state, &staff, &id, students::get).await?;
     Ok(STUDENTS.confirmation_page(&staff, student.id, &student.name))
 }
 
