@@ -113,6 +113,26 @@ pub struct ShardChange {
     pub placement: TenantPlacement,
 }
 
+impl ShardChange {
+    /// Nothing to do: the school was already where it was asked to be.
+    fn unchanged(placement: TenantPlacement) -> Self {
+        Self {
+            changed: false,
+            transfer_mode: None,
+            placement,
+        }
+    }
+
+    /// Citus copied the school's rows with [`TRANSFER_MODE`] and it now has `placement`.
+    fn done(placement: TenantPlacement) -> Self {
+        Self {
+            changed: true,
+            transfer_mode: Some(TRANSFER_MODE),
+            placement,
+        }
+    }
+}
+
 /// Whether the tenant tables are distributed here.
 async fn ensure_citus(owner: &Client) -> Result<(), ShardError> {
     let citus = owner
@@ -229,27 +249,17 @@ pub async fn isolate(owner: &Client, tenant: TenantId) -> Result<ShardChange, Sh
     ensure_citus(owner).await?;
     let before = read_placement(owner, tenant).await?;
     if before.isolated {
-        return Ok(ShardChange {
-            changed: false,
-            transfer_mode: None,
-            placement: before,
-        });
+        return Ok(ShardChange::unchanged(before));
     }
     ensure_sees_every_row(owner).await?;
-    let mode = TRANSFER_MODE;
     owner
         .execute(
             "select isolate_tenant_to_new_shard($2::text::regclass, $1::uuid, 'CASCADE',
                       shard_transfer_mode => $3::text::citus.shard_transfer_mode)",
-            &[&tenant.as_uuid(), &ANCHOR_TABLE, &mode],
+            &[&tenant.as_uuid(), &ANCHOR_TABLE, &TRANSFER_MODE],
         )
         .await?;
-    let placement = read_placement(owner, tenant).await?;
-    Ok(ShardChange {
-        changed: true,
-        transfer_mode: Some(mode),
-        placement,
-    })
+    Ok(ShardChange::done(read_placement(owner, tenant).await?))
 }
 
 /// Moves `tenant`'s shard group (with every school in it: isolate first to move one alone) to
@@ -276,14 +286,9 @@ pub async fn move_to(
         return Err(ShardError::Db(DbError::unavailable()));
     };
     if source == *target {
-        return Ok(ShardChange {
-            changed: false,
-            transfer_mode: None,
-            placement: before,
-        });
+        return Ok(ShardChange::unchanged(before));
     }
     ensure_sees_every_row(owner).await?;
-    let mode = TRANSFER_MODE;
     owner
         .execute(
             "select citus_move_shard_placement($1, $2, $3, $4, $5,
@@ -294,16 +299,11 @@ pub async fn move_to(
                 &i32::from(source.port),
                 &target.host,
                 &port,
-                &mode,
+                &TRANSFER_MODE,
             ],
         )
         .await?;
-    let placement = read_placement(owner, tenant).await?;
-    Ok(ShardChange {
-        changed: true,
-        transfer_mode: Some(mode),
-        placement,
-    })
+    Ok(ShardChange::done(read_placement(owner, tenant).await?))
 }
 
 #[cfg(test)]
