@@ -196,6 +196,9 @@ fn scripts(size: Size) -> Vec<(String, &'static str, &'static str, String)> {
         DB_NAME,
         tx(&format!("select {OLD_ENTER}({tenant})"), &read),
     ));
+    // The baseline the tenant entry is judged against. `{tenant}` is a pgbench expression of
+    // the variable `:t`, not a value: under `-M prepared` pgbench sends it as a bind parameter,
+    // exactly as the API binds `$1`.
     scripts.push((
         "read, bare set_config".to_owned(),
         "wizreg_app",
