@@ -75,6 +75,24 @@ impl SignInPage {
         (status, Html(markup.into_string())).into_response()
     }
 
+    /// Starts this console's session with `credential` (already checked) and goes to `home`.
+    pub fn signed_in(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        uri: &Uri,
+        credential: &str,
+        home: &str,
+    ) -> Response {
+        let secure = session::is_https(headers, uri, &state.console);
+        let mut response = super::see_other(home);
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            session::start(&state.console, self.session, credential, secure),
+        );
+        response
+    }
+
     /// Ends this console's session and comes back here, saying so.
     pub fn sign_out(&self, state: &AppState, headers: &HeaderMap, uri: &Uri) -> Response {
         let secure = session::is_https(headers, uri, &state.console);

@@ -130,13 +130,7 @@ async fn sign_in(
         };
         return PAGE.render(&csrf.0, None, Some(&error), StatusCode::UNAUTHORIZED);
     }
-    let secure = session::is_https(&headers, &uri, &state.console);
-    let mut response = super::see_other("/ui/admin/");
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::start(&state.console, session::OPERATOR, token, secure),
-    );
-    response
+    PAGE.signed_in(&state, &headers, &uri, token, "/ui/admin/")
 }
 
 async fn sign_out(

@@ -1,7 +1,7 @@
 //! Signing in to a school's console with one of its API keys (or a JWT), and out again.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -72,15 +72,13 @@ pub(super) async fn submit(
     parts.headers = headers;
     let resolved = resolve(&mut parts, &state, credential).await;
     match resolved {
-        Ok(_tenant) => {
-            let secure = session::is_https(&parts.headers, &parts.uri, &state.console);
-            let mut response = crate::console::see_other("/ui/students");
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                session::start(&state.console, session::STAFF, credential, secure),
-            );
-            response
-        }
+        Ok(_tenant) => PAGE.signed_in(
+            &state,
+            &parts.headers,
+            &parts.uri,
+            credential,
+            "/ui/students",
+        ),
         Err(err) if err.status() == StatusCode::UNAUTHORIZED => PAGE.render(
             &csrf.0,
             None,
