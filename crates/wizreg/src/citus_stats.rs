@@ -71,25 +71,15 @@ type Reading = Option<Arc<[TenantStat]>>;
 impl CitusTenantStats {
     /// A reader when `/metrics` should carry these series: per-school labels on
     /// (`tenant_labels` > 0) and the database a Citus coordinator. `None` otherwise.
-    pub async fn for_deployment(
+    pub fn for_deployment(
         platform: &Platform,
         tenant_labels: usize,
-    ) -> Result<Option<Self>, StartupError> {
-        if tenant_labels == 0 {
-            return Ok(None);
-        }
-        let conn = platform.connection().await.map_err(|e| {
-            StartupError::Failed(format!(
-                "cannot reach the database as the platform role ({e})"
-            ))
-        })?;
-        if !crate::citus::is_citus(conn.client()).await? {
-            return Ok(None);
-        }
-        Ok(Some(Self {
+        on_citus: bool,
+    ) -> Option<Self> {
+        (tenant_labels > 0 && on_citus).then(|| Self {
             platform: platform.clone(),
             last: Mutex::new(None),
-        }))
+        })
     }
 
     /// The figures as of at most [`CACHE_FOR`] ago; `None` when they could not be read.

@@ -98,9 +98,9 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     let probe = database.connect(Role::App).await?;
     // Generic plans only on one PostgreSQL: on Citus the coordinator plans each statement for
     // its shard (see `database::session`).
-    let generic_plans = !crate::citus::is_citus(&probe).await?;
+    let on_citus = crate::citus::is_citus(&probe).await?;
     drop(probe);
-    let tenancy = database.serving_tenancy(config, generic_plans);
+    let tenancy = database.serving_tenancy(config, !on_citus);
     refuse_privileged_runtime_role(&tenancy).await?;
     let registry = Registry::new(
         tenancy.clone(),
@@ -115,7 +115,7 @@ pub async fn app_state(config: &Config, database: &Database) -> Result<AppState,
     );
     let platform = Platform::new(database, crate::database::statement_mode(config));
     let citus_stats =
-        CitusTenantStats::for_deployment(&platform, config.metrics_tenant_labels).await?;
+        CitusTenantStats::for_deployment(&platform, config.metrics_tenant_labels, on_citus);
     let admin_token = admin_token(config, database)?;
     let auth = Authenticator::from_config(config, database, &tenancy)?;
     let safeguards = Safeguards {
