@@ -7,9 +7,10 @@
 //! the whole connection pool. With at most `max_concurrency` (default half the pool) requests
 //! per school in flight, the rest of the pool stays free for the others.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -60,9 +61,7 @@ pub struct TenantSlot {
 pub struct Limits {
     settings: LimitSettings,
     rate: Option<DefaultKeyedRateLimiter<TenantId>>,
-    // Idle schools' semaphores are dropped after a while; a semaphore in use is kept alive by
-    // its permits' `Arc`, so eviction never breaks a request in flight.
-    slots: moka::future::Cache<TenantId, Arc<Semaphore>>,
+    slots: SchoolSlots,
     counters: LimitCounters,
 }
 
@@ -83,10 +82,7 @@ impl Limits {
         Self {
             settings,
             rate,
-            slots: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs(300))
-                .build(),
+            slots: SchoolSlots::default(),
             counters: LimitCounters::default(),
         }
     }
@@ -108,28 +104,12 @@ impl Limits {
                 ));
             }
         }
-        let semaphore = match self.slots.get(&tenant).await {
-            Some(semaphore) => semaphore,
-            None => Box::pin(self.new_slots(tenant)).await,
-        };
+        let semaphore = self.slots.of(tenant, self.settings.max_concurrency);
         // A free slot, the common case, is taken without arming a timer.
         if let Ok(permit) = semaphore.clone().try_acquire_owned() {
             return Ok(TenantSlot { _permit: permit });
         }
         Box::pin(self.wait_for_slot(semaphore)).await
-    }
-
-    /// The school's semaphore, created once however many requests ask together.
-    async fn new_slots(&self, tenant: TenantId) -> Arc<Semaphore> {
-        // `Semaphore::new` panics above MAX_PERMITS; a huge WIZREG_TENANT_MAX_CONCURRENCY means
-        // "no cap", not a panic on every request.
-        let max = self
-            .settings
-            .max_concurrency
-            .clamp(1, Semaphore::MAX_PERMITS);
-        self.slots
-            .get_with(tenant, async { Arc::new(Semaphore::new(max)) })
-            .await
     }
 
     /// Waits up to the queue wait for one of the school's slots.
@@ -148,6 +128,57 @@ impl Limits {
             }
         }
     }
+}
+
+/// Each school's semaphore, while any of its requests holds or awaits a slot.
+///
+/// Why not a cache with an idle timeout: its bookkeeping on every hit (access order, frequency
+/// counts) was most of this step's cost, and grew with the number of schools. A semaphore no
+/// request holds (its `Arc` is referenced by the map alone) has every permit free and no
+/// waiter, so dropping it and making a new one later changes nothing a request can see: the
+/// map sweeps such entries whenever it has doubled since the last sweep, which bounds it by
+/// twice the schools recently served, at an amortised cost per new entry.
+#[derive(Debug, Default)]
+struct SchoolSlots {
+    by_school: RwLock<HashMap<TenantId, Arc<Semaphore>>>,
+    /// The map's length at which the next insert sweeps.
+    sweep_at: AtomicUsize,
+}
+
+/// No sweep below this many schools: sweeping a small map would gain nothing.
+const SWEEP_FLOOR: usize = 1024;
+
+impl SchoolSlots {
+    /// `tenant`'s semaphore, with `max` permits when it is new.
+    fn of(&self, tenant: TenantId, max: usize) -> Arc<Semaphore> {
+        if let Some(semaphore) = read(&self.by_school).get(&tenant) {
+            return semaphore.clone();
+        }
+        let mut by_school = self
+            .by_school
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if by_school.len() >= self.sweep_at.load(Ordering::Relaxed).max(SWEEP_FLOOR) {
+            by_school.retain(|_, semaphore| Arc::strong_count(semaphore) > 1);
+            self.sweep_at.store(by_school.len() * 2, Ordering::Relaxed);
+        }
+        // `Semaphore::new` panics above MAX_PERMITS; a huge WIZREG_TENANT_MAX_CONCURRENCY
+        // means "no cap", not a panic on every request.
+        by_school
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS))))
+            .clone()
+    }
+
+    fn len(&self) -> usize {
+        read(&self.by_school).len()
+    }
+}
+
+/// A read guard, whether or not a panic poisoned the lock: the map holds no invariant a
+/// panicking writer could break half-way.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LimitSettings {
@@ -206,5 +237,35 @@ mod tests {
         let first = limits.admit(tenant).await.expect("admitted");
         let second = limits.admit(tenant).await.expect("admitted");
         drop((first, second));
+    }
+
+    #[tokio::test]
+    async fn idle_schools_are_swept_while_a_school_in_flight_keeps_its_slots() {
+        let limits = Limits::new(LimitSettings {
+            rate_per_sec: None,
+            burst: NonZeroU32::MIN,
+            max_concurrency: 1,
+            queue_wait: Duration::ZERO,
+        });
+        let busy = TenantId::new_v7();
+        let held = limits.admit(busy).await.expect("admitted");
+        for _ in 0..3 * SWEEP_FLOOR {
+            drop(limits.admit(TenantId::new_v7()).await.expect("admitted"));
+        }
+        assert!(
+            limits.slots.len() < 2 * SWEEP_FLOOR,
+            "idle schools were not swept: {} held",
+            limits.slots.len()
+        );
+        // The busy school's only slot is still taken: the sweep kept its semaphore.
+        assert!(limits.admit(busy).await.is_err(), "over its cap of one");
+        assert_eq!(limits.counters().concurrency_limited(), 1);
+        drop(held);
+        drop(
+            limits
+                .admit(busy)
+                .await
+                .expect("a slot again once released"),
+        );
     }
 }
