@@ -170,6 +170,7 @@ impl SchoolSlots {
             .clone()
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         read(&self.by_school).len()
     }
