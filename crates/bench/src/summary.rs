@@ -127,7 +127,7 @@ pub async fn finish(
 fn settings(args: &Args, size: Size) -> Vec<String> {
     vec![
         format!("data: {} schools × {} students, seeded with generate_series as the superuser", size.schools, size.students_per_school),
-        "PostgreSQL: a fresh embedded cluster with the launcher's settings (as `wizreg serve`: durable, fsync on, max_connections=200, Unix socket) plus shared_preload_libraries=pg_stat_statements".into(),
+        format!("PostgreSQL: a fresh embedded cluster with the launcher's settings (as `wizreg serve`: durable, fsync on, max_connections=200, Unix socket) plus shared_preload_libraries=pg_stat_statements and shared_buffers={}; each table and its indexes prewarmed (pg_prewarm) after seeding", crate::database::SHARED_BUFFERS),
         "wizreg: `target/release/wizreg serve` with its defaults (pool 16, prepared statements, info-level request log to a file, tenant cache TTL 60 s)".into(),
         format!("load: {} keep-alive HTTP/1.1 connections from one thread of `wizreg-bench`, school drawn at random per request, {} s warm-up then {} s measured; every answer's tenant_id checked", args.connections, args.warmup, args.seconds),
         "load, 2 threads: the same on a two-thread runtime (closed loop only), for the limits table".into(),
