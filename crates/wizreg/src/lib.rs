@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod json;
+pub mod log_writer;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;

@@ -4,8 +4,8 @@
 //! (bodies, secrets, database text) is kept out where they are written (`http::observe`,
 //! `http::error`).
 //!
-//! Lines go to standard error through a writer thread with a buffer, so a request never waits
-//! for a `write` system call and a burst of lines leaves in a few large writes. Colour codes are
+//! Lines go to standard error through a writer thread that writes them in batches
+//! ([`crate::log_writer`]), so a request never waits for a `write` system call. Colour codes are
 //! written only when standard error is a terminal.
 
 use std::cell::Cell;
@@ -14,12 +14,13 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
+
+use crate::log_writer::{BatchedWriter, WriterGuard};
 
 /// Which requests get a line in the request log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -72,21 +73,13 @@ pub fn filter_from_env() -> EnvFilter {
 /// Keeps the log writer thread; dropping it writes out what is still queued.
 #[derive(Debug)]
 #[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+pub struct LogGuard(#[allow(dead_code)] Option<WriterGuard>);
 
-/// Installs the process's subscriber: standard error through a buffered writer thread.
+/// Installs the process's subscriber: standard error through a batching writer thread.
 /// A second call keeps the first subscriber (and returns a guard holding nothing).
 pub fn init(json: bool, request_log: RequestLog) -> LogGuard {
     request_log.install();
-    let (writer, guard) = NonBlockingBuilder::default()
-        // Block rather than drop lines when the writer falls behind: an error line must not
-        // vanish, and a full queue (128k lines) means the log is the bottleneck anyway.
-        .lossy(false)
-        .thread_name("wizreg-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = BatchedWriter::start(std::io::stderr());
     let ansi = std::io::stderr().is_terminal();
     let subscriber = build(json, filter_from_env(), writer, ansi);
     match tracing_subscriber::util::SubscriberInitExt::try_init(subscriber) {
