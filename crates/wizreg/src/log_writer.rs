@@ -146,7 +146,8 @@ fn write_batches<W: Write>(shared: &Shared, mut output: W) {
         drop(pending);
         shared.room.notify_all();
         if !batch.is_empty() {
-            // Nowhere to report a failed write of the log itself; the next batch tries again.
+            // A failed write of the log itself has nowhere to be reported: that batch is lost,
+            // and the next one is tried as usual.
             let _ = output.write_all(&batch).and_then(|()| output.flush());
             batch.clear();
             // A burst's buffer is not kept for the quiet that follows it.
