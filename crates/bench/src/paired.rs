@@ -3,7 +3,8 @@
 //! under comparison, one after another. The machine is shared and its load drifts within a run,
 //! so a ratio of two numbers taken minutes apart can be off by a factor of two; medians over
 //! interleaved rounds are not. Each server's tenant cache is warmed again before each of its
-//! rounds, so all of them are compared in the same steady state.
+//! rounds, so all of them are compared in the same steady state, and the servers take turns
+//! at going first.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use crate::dataset::Size;
 use crate::load::{self, Route, Target};
 use crate::Args;
 
-const ROUNDS: usize = 3;
+/// Even, so that every server goes first as often as it goes last.
+const ROUNDS: usize = 4;
 const SECONDS: u64 = 4;
 
 /// Medians over the rounds, in requests (transactions) per second.
@@ -41,7 +43,7 @@ impl Paired {
             .collect();
         format!(
             "Ratios for the targets: medians of {ROUNDS} interleaved rounds of {SECONDS} s each \
-             (pgbench (a), (b), then each server in turn): (a) {:.0} tx/s, (b) {:.0} tx/s, {}.",
+             (pgbench (a), (b), then each server in turn, the order alternating): (a) {:.0} tx/s, (b) {:.0} tx/s, {}.",
             self.baseline_a,
             self.baseline_b,
             servers.join(", ")
@@ -51,7 +53,12 @@ impl Paired {
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 0 => (values[middle - 1] + values[middle]) / 2.0,
+        _ => values[middle],
+    }
 }
 
 pub async fn interleaved(
@@ -68,7 +75,13 @@ pub async fn interleaved(
         let baselines = database::pgbench(cluster, work, size, args.connections, SECONDS)?;
         a.push(baselines[0].tps);
         b.push(baselines[1].tps);
-        for ((_, target), rates) in servers.iter().zip(gets.iter_mut()) {
+        // The order alternates from round to round, so that no server always runs first after
+        // pgbench (whose backends are still exiting as the first one starts).
+        let mut order: Vec<_> = servers.iter().zip(gets.iter_mut()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for ((_, target), rates) in order {
             // Minutes have passed since the last touch: with 10,000 schools most tenant cache
             // entries have lived out their TTL (30–60 s) and would be looked up again inside
             // the measured seconds, which a deployment serving every school without pause
@@ -95,4 +108,16 @@ pub async fn interleaved(
             .map(|((name, _), rates)| (name.to_string(), median(rates)))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
 }
