@@ -75,8 +75,8 @@ pub async fn interleaved(
         let baselines = database::pgbench(cluster, work, size, args.connections, SECONDS)?;
         a.push(baselines[0].tps);
         b.push(baselines[1].tps);
-        // The order alternates from round to round, so that no server always runs first after
-        // pgbench (whose backends are still exiting as the first one starts).
+        // The order alternates from round to round, so that no server always runs first, right
+        // after pgbench's burst of connections.
         let mut order: Vec<_> = servers.iter().zip(gets.iter_mut()).collect();
         if round % 2 == 0 {
             order.reverse();
