@@ -46,6 +46,31 @@ impl<T: WriteJson> WriteJson for Vec<T> {
     }
 }
 
+/// The opening every tenant record shares: `{"id":…,"tenant_id":…,"name":…` (the object
+/// left open for the record's own fields).
+pub fn record_head(out: &mut Vec<u8>, id: &Uuid, tenant_id: &Uuid, name: &str) {
+    out.extend_from_slice(b"{\"id\":");
+    uuid(out, id);
+    out.extend_from_slice(b",\"tenant_id\":");
+    uuid(out, tenant_id);
+    out.extend_from_slice(b",\"name\":");
+    string(out, name);
+}
+
+/// The closing every tenant record shares: `,"created_at":…,"updated_at":…}`.
+pub fn record_tail(
+    out: &mut Vec<u8>,
+    created_at: &OffsetDateTime,
+    updated_at: &OffsetDateTime,
+) -> Result<(), time::error::Format> {
+    out.extend_from_slice(b",\"created_at\":");
+    timestamp(out, created_at)?;
+    out.extend_from_slice(b",\"updated_at\":");
+    timestamp(out, updated_at)?;
+    out.push(b'}');
+    Ok(())
+}
+
 /// A UUID as a quoted, hyphenated, lower-case string.
 pub fn uuid(out: &mut Vec<u8>, id: &Uuid) {
     let mut buffer = Uuid::encode_buffer();

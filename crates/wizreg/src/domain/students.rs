@@ -41,22 +41,12 @@ impl WriteJson for Student {
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), time::error::Format> {
         // The fields in the order (and with the names) `Serialize` gives them.
-        out.extend_from_slice(b"{\"id\":");
-        json::uuid(out, &self.id);
-        out.extend_from_slice(b",\"tenant_id\":");
-        json::uuid(out, &self.tenant_id);
-        out.extend_from_slice(b",\"name\":");
-        json::string(out, &self.name);
+        json::record_head(out, &self.id, &self.tenant_id, &self.name);
         out.extend_from_slice(b",\"email\":");
         json::optional_string(out, self.email.as_deref());
         out.extend_from_slice(b",\"house_id\":");
         json::optional_uuid(out, self.house_id.as_ref());
-        out.extend_from_slice(b",\"created_at\":");
-        json::timestamp(out, &self.created_at)?;
-        out.extend_from_slice(b",\"updated_at\":");
-        json::timestamp(out, &self.updated_at)?;
-        out.push(b'}');
-        Ok(())
+        json::record_tail(out, &self.created_at, &self.updated_at)
     }
 }
 
