@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use tokio_postgres::NoTls;
 
-use tenancy::embedded::SUPERUSER;
-
-use crate::harness::{processes_using, Backend, TestApp};
+use crate::harness::{processes_using, superuser, Backend, TestApp};
 use crate::lifecycle::{temp_dir, Server};
 
 const CITUS: [(&str, &str); 1] = [("WIZREG_CITUS_WORKERS", "2")];
@@ -125,15 +123,8 @@ async fn every_node_names_itself_by_its_socket_directory_so_a_split_reaches_its_
         .collect();
     assert_eq!(nodes.len(), 3, "the coordinator and two workers: {nodes:?}");
     for node in &nodes {
-        let (client, connection) = tokio_postgres::Config::new()
-            .host_path(node)
-            .port(5432)
-            .user(SUPERUSER)
-            .dbname(&app.dbname)
-            .connect(NoTls)
-            .await
-            .expect("connect to the node by its registered name");
-        tokio::spawn(connection);
+        // Connects to the node by the name it is registered under.
+        let client = superuser(Path::new(node), &app.dbname).await;
         let own: String = client
             .query_one("show citus.local_hostname", &[])
             .await

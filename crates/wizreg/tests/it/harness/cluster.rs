@@ -111,7 +111,7 @@ pub fn test_config(urls: Option<(String, String)>) -> Config {
     config
 }
 
-pub(super) async fn superuser(socket: &std::path::Path, dbname: &str) -> Client {
+pub async fn superuser(socket: &std::path::Path, dbname: &str) -> Client {
     let (client, connection) = tokio_postgres::Config::new()
         .host_path(socket)
         .port(5432)

@@ -32,8 +32,7 @@ pub(crate) use backends::on_both_backends;
 pub use backends::Backend;
 pub use call::{body_bytes, tenant_request, Call, Reply};
 pub use citus::{test_node_settings, unmigrated_citus_database};
-use cluster::superuser;
-pub use cluster::{cluster_socket, test_config};
+pub use cluster::{cluster_socket, superuser, test_config};
 pub use database::{begin_as_tenant, snapshot};
 pub use local::{free_port, own_cluster_options, processes_using, scratch_dir, superuser_on};
 
