@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Row, Transaction};
 
 use crate::error::StartupError;
 
@@ -66,8 +66,7 @@ pub async fn prepare_owner(admin: &Client) -> Result<(), StartupError> {
 pub async fn roles_on_workers(admin: &Client, runtime_user: &str) -> Result<(), StartupError> {
     // Each worker creates the roles as its own, local objects: with DDL propagation on, a
     // worker that holds Citus metadata hands `CREATE ROLE` on to the other nodes, which
-    // deadlocks with this very call. `run_command_on_workers` reports a worker's failure in
-    // its result rows, not as an error: each row is checked, or a worker left without the
+    // deadlocks with this very call. Each worker's row is checked: a worker left without the
     // roles would surface later as "role does not exist" from an unrelated statement.
     let rows = admin
         .query(
@@ -85,17 +84,22 @@ pub async fn roles_on_workers(admin: &Client, runtime_user: &str) -> Result<(), 
         )
         .await
         .map_err(|e| StartupError::database("create the roles on the workers", e))?;
-    for row in rows {
-        if !row.get::<_, bool>(2) {
-            let node: String = row.get(0);
-            let port: i32 = row.get(1);
-            let reason: String = row.get(3);
-            return Err(StartupError::Failed(format!(
-                "could not create the roles on the Citus worker {node}:{port}: {reason}"
-            )));
+    every_worker_succeeded(&rows, "create the roles")
+}
+
+/// `run_command_on_workers` reports a worker's failure in its result rows, not as an error.
+/// `rows` are its `nodename, nodeport, success, result`: the first failed one becomes an
+/// error naming the worker and what it answered.
+pub fn every_worker_succeeded(rows: &[Row], action: &str) -> Result<(), StartupError> {
+    match rows.iter().find(|row| !row.get::<_, bool>(2)) {
+        None => Ok(()),
+        Some(row) => {
+            let (node, port, reason): (String, i32, String) = (row.get(0), row.get(1), row.get(3));
+            Err(StartupError::Failed(format!(
+                "could not {action} on the Citus worker {node}:{port}: {reason}"
+            )))
         }
     }
-    Ok(())
 }
 
 /// Every table of the schema with a `tenant_id` column.

@@ -154,24 +154,17 @@ pub async fn grant_to_platform(admin: &tokio_postgres::Client) -> Result<(), Sta
         .batch_execute(GRANT_TENANT_STATS)
         .await
         .map_err(fail)?;
-    let failed: Vec<String> = admin
+    let rows = admin
         .query(
-            "select nodename || ':' || nodeport from run_command_on_workers($1) where not success",
+            "select nodename, nodeport, success, result from run_command_on_workers($1)",
             &[&GRANT_TENANT_STATS],
         )
         .await
-        .map_err(fail)?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(StartupError::Failed(format!(
-            "could not grant Citus's tenant statistics to the platform role on {}",
-            failed.join(", ")
-        )))
-    }
+        .map_err(fail)?;
+    crate::citus::every_worker_succeeded(
+        &rows,
+        "grant Citus's tenant statistics to the platform role",
+    )
 }
 
 const GRANT_TENANT_STATS: &str = "grant execute on function
